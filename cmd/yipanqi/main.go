@@ -55,6 +55,7 @@ func commands() map[string]command {
 		"migrate":  {"数据库迁移：migrate --db DSN", runMigrate},
 		"import":   {"导入流动人口登记表：import people --db DSN FILE", runImport},
 		"export":   {"导出流动人口登记表：export people --db DSN -o FILE", runExport},
+		"keys":     {"节点密钥与信任列表：keys gen --node CODE | keys trust ...", runKeys},
 		"gen":      {"生成合成人口数据：gen people --province CODE --count N --seed S -o FILE", runGen},
 	}
 }
