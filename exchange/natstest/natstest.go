@@ -1,0 +1,159 @@
+// Package natstest runs NATS servers with JetStream inside the test process: one server
+// (RunServer), the same server stopped and started again on its port and store
+// (RestartServer), and a three-server JetStream cluster on loopback (RunCluster).
+//
+// Every server listens on a free loopback port, keeps its store under t.TempDir() and is shut
+// down by t.Cleanup.
+package natstest
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// readyTimeout bounds how long a test waits for a server to accept clients or for a cluster
+// to elect its JetStream leader.
+const readyTimeout = 20 * time.Second
+
+// RunServer starts a standalone nats-server with JetStream on a free loopback port, its
+// store in a fresh t.TempDir(), and shuts it down when the test ends. Clients connect to
+// s.ClientURL().
+func RunServer(t testing.TB) *server.Server {
+	t.Helper()
+	opts := baseOptions(t.TempDir())
+	opts.Port = -1
+	return start(t, opts)
+}
+
+// RestartServer shuts s down (if it still runs) and starts a new server with the same port
+// and JetStream store directory, as a fault test needs: what was stored before the stop must
+// be there after it. The old server's clients reconnect to the new one by themselves.
+func RestartServer(t testing.TB, s *server.Server) *server.Server {
+	t.Helper()
+	addr, ok := s.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("natstest: server address %v is not TCP", s.Addr())
+	}
+	storeDir := s.JetStreamConfig().StoreDir
+	// The store directory the server reports already ends in "jetstream"; the option takes
+	// its parent.
+	if filepath.Base(storeDir) == "jetstream" {
+		storeDir = filepath.Dir(storeDir)
+	}
+	StopServer(s)
+	opts := baseOptions(storeDir)
+	opts.Port = addr.Port
+	return start(t, opts)
+}
+
+// StopServer shuts s down and waits until it has stopped, for a test that keeps the server
+// down for a while before calling RestartServer.
+func StopServer(s *server.Server) {
+	s.Shutdown()
+	s.WaitForShutdown()
+}
+
+// RunCluster starts n servers (n ≥ 3 for replicated streams) forming one JetStream cluster
+// on loopback ports, waits until the cluster has a JetStream meta leader, and shuts every
+// server down when the test ends. A client may connect to any of them; ClientURLs lists them
+// all, comma-separated, as nats.Connect accepts.
+func RunCluster(t testing.TB, n int) []*server.Server {
+	t.Helper()
+	if n < 1 {
+		t.Fatalf("natstest: cluster of %d servers", n)
+	}
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = FreePort(t)
+	}
+	routes := make([]string, n)
+	for i, p := range ports {
+		routes[i] = "nats-route://127.0.0.1:" + strconv.Itoa(p)
+	}
+	servers := make([]*server.Server, n)
+	for i := range servers {
+		opts := baseOptions(t.TempDir())
+		opts.Port = -1
+		opts.ServerName = fmt.Sprintf("ypq-test-%d", i+1)
+		opts.Cluster.Name = "ypq-test"
+		opts.Cluster.Host = "127.0.0.1"
+		opts.Cluster.Port = ports[i]
+		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		servers[i] = start(t, opts)
+	}
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		leaders, current := 0, 0
+		for _, s := range servers {
+			if s.JetStreamIsLeader() {
+				leaders++
+			}
+			if s.JetStreamIsCurrent() {
+				current++
+			}
+		}
+		if leaders == 1 && current == n {
+			return servers
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("natstest: cluster of %d has no JetStream leader after %v", n, readyTimeout)
+		}
+		// Polling interval, not a wait for an event we could observe otherwise.
+		<-time.After(20 * time.Millisecond)
+	}
+}
+
+// ClientURLs returns the client URLs of servers, comma-separated.
+func ClientURLs(servers []*server.Server) string {
+	urls := make([]string, len(servers))
+	for i, s := range servers {
+		urls[i] = s.ClientURL()
+	}
+	return strings.Join(urls, ",")
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. Another process may
+// take it before the caller binds it; the window is small enough for tests.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("natstest: find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func baseOptions(storeDir string) *server.Options {
+	return &server.Options{
+		Host:      "127.0.0.1",
+		JetStream: true,
+		StoreDir:  storeDir,
+		NoLog:     true,
+		NoSigs:    true,
+		// Keep the server's memory and disk reservation small: the machine is shared.
+		JetStreamMaxMemory: 64 << 20,
+		JetStreamMaxStore:  1 << 30,
+	}
+}
+
+func start(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("natstest: new server: %v", err)
+	}
+	go s.Start()
+	t.Cleanup(func() { StopServer(s) })
+	if !s.ReadyForConnections(readyTimeout) {
+		t.Fatalf("natstest: server on port %d not ready after %v", opts.Port, readyTimeout)
+	}
+	return s
+}
