@@ -87,7 +87,7 @@ func WriteTemplateXLSX(w io.Writer) error {
 	if err := f.SetSheetName("Sheet1", SheetName); err != nil {
 		return err
 	}
-	const lastRow = 5000 // rows prepared with formats and drop-downs
+	const lastRow = 5000                                 // rows prepared with formats and drop-downs
 	text, err := f.NewStyle(&excelize.Style{NumFmt: 49}) // "@": text
 	if err != nil {
 		return err
