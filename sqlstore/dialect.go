@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,6 +102,14 @@ func (t *target) connectError(err error) error {
 	if t.secret != "" {
 		reason = strings.ReplaceAll(reason, t.secret, "****")
 	}
+	// pgx reports each address it tried on a line of its own, often the same twice.
+	var parts []string
+	for _, line := range strings.Split(reason, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !slices.Contains(parts, line) {
+			parts = append(parts, line)
+		}
+	}
+	reason = strings.Join(parts, " ")
 	return yipanqi.FieldErrorf(yipanqi.EINVALID, "db", "无法连接数据库 %s（--db）：%s", t.display, reason)
 }
 

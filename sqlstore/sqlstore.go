@@ -34,6 +34,20 @@ type DB struct {
 // that cannot be reached is EINVALID with a message naming the file or host, never the
 // password.
 func Open(ctx context.Context, dsn string) (*DB, error) {
+	db, err := Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Connect is Open without the migrations, for "yipanqi migrate", which applies them itself
+// and says what it applied. The other methods need a migrated schema.
+func Connect(ctx context.Context, dsn string) (*DB, error) {
 	t, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err
@@ -52,12 +66,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		sdb.Close()
 		return nil, t.connectError(err)
 	}
-	db := &DB{sql: sdb, dialect: t.dialect, display: t.display, Now: time.Now}
-	if _, err := db.Migrate(ctx); err != nil {
-		sdb.Close()
-		return nil, err
-	}
-	return db, nil
+	return &DB{sql: sdb, dialect: t.dialect, display: t.display, Now: time.Now}, nil
 }
 
 // Close closes the database.

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+	"flag"
+
+	"yipanqi/sqlstore"
+)
+
+// defaultDSN is where a node keeps its data when --db is not given: an SQLite file in the
+// working directory.
+const defaultDSN = "sqlite:yipanqi.db"
+
+// dbUsage describes --db for every command that opens the store.
+const dbUsage = "数据库：sqlite:文件路径 或 postgres://用户@主机:端口/数据库（默认取环境变量 YIPANQI_DB，再默认 " + defaultDSN + "）"
+
+// dbFlag registers --db on fs. Its default is $YIPANQI_DB, else defaultDSN.
+func dbFlag(fs *flag.FlagSet, env *Env) *string {
+	def := defaultDSN
+	if v := env.Getenv("YIPANQI_DB"); v != "" {
+		def = v
+	}
+	return fs.String("db", def, dbUsage)
+}
+
+// openStore opens the node's store named by dsn (a --db value) and applies any pending
+// migrations. The caller closes it.
+func openStore(ctx context.Context, dsn string) (*sqlstore.DB, error) {
+	return sqlstore.Open(ctx, dsn)
+}
