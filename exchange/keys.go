@@ -265,7 +265,7 @@ func LoadPrivateKey(path string) (*PrivateKey, error) {
 	}
 	k, err := ParsePrivateKeyPEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("load private key %s: %w", path, err)
+		return nil, inFile(path, err)
 	}
 	return k, nil
 }
@@ -278,9 +278,19 @@ func LoadPublicKey(path, node string) (*PublicKey, error) {
 	}
 	k, err := ParsePublicKeyPEM(data, node)
 	if err != nil {
-		return nil, fmt.Errorf("load public key %s: %w", path, err)
+		return nil, inFile(path, err)
 	}
 	return k, nil
+}
+
+// inFile prefixes the user message of err with the file it is about, so that a command that
+// reads several files says which one is wrong. Internal errors are only wrapped.
+func inFile(path string, err error) error {
+	var e *yipanqi.Error
+	if !errors.As(err, &e) {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return &yipanqi.Error{Code: e.Code, Field: e.Field, Message: path + "：" + e.Message}
 }
 
 func readKeyFile(path string) ([]byte, error) {

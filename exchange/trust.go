@@ -340,7 +340,7 @@ func LoadTrustList(path string, regionPub *PublicKey, now time.Time) (*TrustList
 	}
 	tl, err := ParseTrustList(data, regionPub, now)
 	if err != nil {
-		return nil, fmt.Errorf("load trust list %s: %w", path, err)
+		return nil, inFile(path, err)
 	}
 	return tl, nil
 }
