@@ -31,9 +31,9 @@ const (
 	// deliveries of a quickly retried publish: the inbox table's unique key is what makes a
 	// case apply once.
 	DuplicateWindow = 2 * time.Minute
-	// AckWait is how long a delivered message may stay unacknowledged before JetStream
-	// delivers it again.
-	AckWait = 30 * time.Second
+	// DefaultAckWait is how long a delivered message may stay unacknowledged before
+	// JetStream delivers it again, unless TransportConfig.AckWait says otherwise.
+	DefaultAckWait = 30 * time.Second
 	// MaxAckPending bounds the messages delivered to a node and not yet acknowledged.
 	MaxAckPending = 1024
 )
@@ -119,6 +119,8 @@ type TransportConfig struct {
 	// RetryDelay says how long a message the handler failed stays away before it is
 	// delivered again, given how often it has been delivered; default doubles from 1s to 1min.
 	RetryDelay func(numDelivered uint64) time.Duration
+	// AckWait is the consumers' ack wait set by EnsureStreams; default DefaultAckWait.
+	AckWait time.Duration
 	// Logger receives connection events and errors; default slog.Default().
 	Logger *slog.Logger
 }
@@ -201,6 +203,9 @@ func Connect(ctx context.Context, cfg TransportConfig) (*Transport, error) {
 	}
 	if cfg.RetryDelay == nil {
 		cfg.RetryDelay = DefaultRetryDelay
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = DefaultAckWait
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -360,7 +365,7 @@ func (t *Transport) EnsureStreams(ctx context.Context, nodes []string, replicas 
 			Description:   "Node " + node + " reads its messages",
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       AckWait,
+			AckWait:       t.cfg.AckWait,
 			// The receiver dead-letters what it cannot process; NATS never gives up on a
 			// message by itself.
 			MaxDeliver:    -1,
@@ -504,7 +509,7 @@ func (t *Transport) apiErr(op, prefix string, mark uint64, err error) error {
 // handle for each message, one at a time. When handle returns nil the message is
 // acknowledged; otherwise it is negatively acknowledged and delivered again after
 // RetryDelay. A message may be delivered more than once (after a crash, a lost ack or an
-// expired AckWait): handle must be idempotent, keyed on MsgID. Several Consume calls, in one
+// expired ack wait): handle must be idempotent, keyed on MsgID. Several Consume calls, in one
 // process or in several, share the work of one consumer.
 // Returns nil when ctx ends; ENOTFOUND when the stream or consumer does not exist,
 // EFORBIDDEN when the server refuses access to it.
@@ -564,14 +569,14 @@ func (t *Transport) Consume(ctx context.Context, handle func(ctx context.Context
 			err = msg.NakWithDelay(t.cfg.RetryDelay(d.NumDelivered))
 		}
 		if err != nil {
-			// The message comes back after AckWait; the handler's idempotence absorbs it.
+			// The message comes back after the ack wait; the handler's idempotence absorbs it.
 			t.log.Warn("nats ack", "subject", d.Subject, "msg_id", d.MsgID, "err", err)
 		}
 	}
 }
 
 // release stops the iterator and hands back the messages it had fetched but not yet given
-// to the handler, so that they are redelivered now rather than after AckWait.
+// to the handler, so that they are redelivered now rather than after the ack wait.
 func (t *Transport) release(it jetstream.MessagesContext) {
 	it.Drain()
 	for range t.cfg.FetchBatch + 1 {

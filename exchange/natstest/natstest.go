@@ -32,30 +32,47 @@ func RunServer(t testing.TB) *server.Server {
 	return start(t, opts)
 }
 
-// RestartServer shuts s down (if it still runs) and starts a new server with the same port
-// and JetStream store directory, as a fault test needs: what was stored before the stop must
-// be there after it. The old server's clients reconnect to the new one by themselves.
+// RestartServer shuts s down and starts a new server with the same port and JetStream store
+// directory, as a fault test needs: what was stored before the stop must be there after it.
+// The old server's clients reconnect to the new one by themselves.
 func RestartServer(t testing.TB, s *server.Server) *server.Server {
+	t.Helper()
+	return StopServer(t, s).Restart(t)
+}
+
+// Stopped is a server that StopServer shut down, remembered so that it can be started again.
+type Stopped struct {
+	Port     int
+	StoreDir string
+}
+
+// StopServer shuts s down, waits until it has stopped, and returns what Restart needs to start
+// it again — for a test that does something while the server is down.
+func StopServer(t testing.TB, s *server.Server) Stopped {
 	t.Helper()
 	addr, ok := s.Addr().(*net.TCPAddr)
 	if !ok {
-		t.Fatalf("natstest: server address %v is not TCP", s.Addr())
+		t.Fatalf("natstest: server is not listening (stopped already?)")
 	}
-	storeDir := s.JetStreamConfig().StoreDir
-	// The store directory the server reports already ends in "jetstream"; the option takes
-	// its parent.
+	storeDir := s.StoreDir()
+	// The server reports the directory it made below the one it was given.
 	if filepath.Base(storeDir) == "jetstream" {
 		storeDir = filepath.Dir(storeDir)
 	}
-	StopServer(s)
-	opts := baseOptions(storeDir)
-	opts.Port = addr.Port
+	shutdown(s)
+	return Stopped{Port: addr.Port, StoreDir: storeDir}
+}
+
+// Restart starts a server on the stopped one's port and store directory and shuts it down
+// when the test ends.
+func (st Stopped) Restart(t testing.TB) *server.Server {
+	t.Helper()
+	opts := baseOptions(st.StoreDir)
+	opts.Port = st.Port
 	return start(t, opts)
 }
 
-// StopServer shuts s down and waits until it has stopped, for a test that keeps the server
-// down for a while before calling RestartServer.
-func StopServer(s *server.Server) {
+func shutdown(s *server.Server) {
 	s.Shutdown()
 	s.WaitForShutdown()
 }
@@ -151,7 +168,7 @@ func start(t testing.TB, opts *server.Options) *server.Server {
 		t.Fatalf("natstest: new server: %v", err)
 	}
 	go s.Start()
-	t.Cleanup(func() { StopServer(s) })
+	t.Cleanup(func() { shutdown(s) })
 	if !s.ReadyForConnections(readyTimeout) {
 		t.Fatalf("natstest: server on port %d not ready after %v", opts.Port, readyTimeout)
 	}
