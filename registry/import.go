@@ -27,11 +27,12 @@ type ProblemSink interface {
 
 // Result counts what an import read.
 type Result struct {
-	HeaderRow int // sheet row number of the header
-	Rows      int // data rows read (blank rows are not counted)
-	Staged    int // rows handed to the Stager
-	Rejected  int // rows rejected, each with at least one problem
-	Problems  int // problems reported
+	Layout    *Layout // the columns found; nil when the header was not read
+	HeaderRow int     // sheet row number of the header
+	Rows      int     // data rows read (blank rows are not counted)
+	Staged    int     // rows handed to the Stager
+	Rejected  int     // rows rejected, each with at least one problem
+	Problems  int     // problems reported
 }
 
 // SheetRow returns the sheet row number (as Excel shows it, and as Problem.Row counts) of a
@@ -130,7 +131,7 @@ func (im *Importer) header(src Source, res *Result) (*Layout, error) {
 				return nil, err
 			}
 			l.Row = row
-			res.HeaderRow = row
+			res.HeaderRow, res.Layout = row, l
 			return l, nil
 		}
 	}
@@ -141,7 +142,7 @@ func (im *Importer) header(src Source, res *Result) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.Row, res.HeaderRow = firstRow, firstRow
+	l.Row, res.HeaderRow, res.Layout = firstRow, firstRow, l
 	return l, nil
 }
 

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf16"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"yipanqi"
+	"yipanqi/registry"
+	"yipanqi/sqlstore/storetest"
+)
+
+// regNow is the clock of these tests: noon on 2025-06-30, Beijing time. gen runs with the same
+// --today, so the generated dates are all valid on import.
+var regNow = time.Date(2025, 6, 30, 12, 0, 0, 0, time.FixedZone("CST", 8*3600))
+
+const regTodayFlag = "--today=2025-06-30"
+
+// runReg runs Main with args and returns the exit status, stdout and stderr.
+func runReg(t testing.TB, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	env := &Env{
+		Stdin:  strings.NewReader(""),
+		Stdout: &stdout,
+		Stderr: &stderr,
+		Getenv: func(string) string { return "" },
+		Now:    func() time.Time { return regNow },
+	}
+	code := Main(context.Background(), env, args)
+	return code, stdout.String(), stderr.String()
+}
+
+// mustRun runs Main and fails unless it exits with want and prints wantOut (when not "").
+func mustRun(t testing.TB, want int, wantOut string, args ...string) (string, string) {
+	t.Helper()
+	code, out, errOut := runReg(t, args...)
+	if code != want || wantOut != "" && out != wantOut {
+		t.Fatalf("yipanqi %s\nexit %d, stdout %q, stderr %q\nwant exit %d, stdout %q", strings.Join(args, " "), code, out, errOut, want, wantOut)
+	}
+	return out, errOut
+}
+
+// eachDB runs fn on a fresh SQLite store and, when YIPANQI_TEST_POSTGRES is set, a fresh
+// PostgreSQL schema.
+func eachDB(t *testing.T, fn func(t *testing.T, dsn string)) {
+	dsns := storetest.DSNs(t)
+	if _, ok := dsns["postgres"]; !ok {
+		t.Log("PostgreSQL half skipped: " + storetest.PostgresEnv + " is empty")
+	}
+	for _, name := range slices.Sorted(maps.Keys(dsns)) {
+		t.Run(name, func(t *testing.T) { fn(t, dsns[name]) })
+	}
+}
+
+// genFile generates n people of a province into dir/name.
+func genFile(t testing.TB, dir, name, province string, n int, seed int) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	mustRun(t, 0, "", "gen", "people", "--province", province, "--count", strconv.Itoa(n), "--seed", strconv.Itoa(seed), regTodayFlag, "-o", path)
+	return path
+}
+
+// readCSV reads a CSV file written by us (UTF-8 with BOM).
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(data, []byte("\ufeff")) {
+		t.Errorf("%s has no UTF-8 byte-order mark", filepath.Base(path))
+	}
+	recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff")))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// countPeople returns how many people the store holds with residence in the province.
+func countPeople(t *testing.T, dsn, province string) int {
+	t.Helper()
+	db := storetest.Open(t, dsn)
+	s, err := yipanqi.NewScope(province)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, total, err := db.ListPeople(context.Background(), s, yipanqi.PersonFilter{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return total
+}
+
+func TestImportRoundTrip(t *testing.T) {
+	eachDB(t, func(t *testing.T, dsn string) {
+		dir := t.TempDir()
+		const n = 1500
+		gen := genFile(t, dir, "gen.csv", "44", n, 11)
+		mustRun(t, 0, "imported 1500, updated 0, rejected 0\n", "import", "people", "--db", dsn, gen)
+		if got := countPeople(t, dsn, "44"); got != n {
+			t.Fatalf("store holds %d people, want %d", got, n)
+		}
+		mustRun(t, 0, "imported 0, updated 0, rejected 0\n", "import", "people", "--db", dsn, gen)
+		if _, err := os.Stat(filepath.Join(dir, "gen.errors.csv")); !os.IsNotExist(err) {
+			t.Errorf("error file written for a clean import (stat: %v)", err)
+		}
+
+		for _, ext := range []string{"csv", "xlsx"} {
+			out := filepath.Join(dir, "export."+ext)
+			// One province in the store: no --scope needed.
+			mustRun(t, 0, "exported 1500\n", "export", "people", "--db", dsn, "-o", out)
+			mustRun(t, 0, "imported 0, updated 0, rejected 0\n", "import", "people", "--db", dsn, out)
+		}
+		recs := readCSV(t, filepath.Join(dir, "export.csv"))
+		if len(recs) != n+1 || !slices.Equal(recs[0], registry.Headers()) {
+			t.Errorf("export has %d records, header %v", len(recs), recs[0])
+		}
+
+		// A changed row is an update; the rest stay the same.
+		changed := filepath.Join(dir, "changed.csv")
+		recs[1][int(registry.ColPhone)] = "020-87654321"
+		writeCSV(t, changed, recs)
+		mustRun(t, 0, "imported 0, updated 1, rejected 0\n", "import", "people", "--db", dsn, changed)
+	})
+}
+
+func writeCSV(t *testing.T, path string, recs [][]string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	if err := w.WriteAll(recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestImportFormats(t *testing.T) {
+	dir := t.TempDir()
+	gen := genFile(t, dir, "gen.csv", "43", 300, 5)
+	utf8Data, err := os.ReadFile(gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, err := simplifiedchinese.GB18030.NewEncoder().Bytes(bytes.TrimPrefix(utf8Data, []byte("\ufeff")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gbPath := filepath.Join(dir, "gb18030.csv")
+	if err := os.WriteFile(gbPath, gb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	xlsx := genFile(t, dir, "gen.xlsx", "43", 300, 6)
+	eachDB(t, func(t *testing.T, dsn string) {
+		mustRun(t, 0, "imported 300, updated 0, rejected 0\n", "import", "people", "--db", dsn, gbPath)
+		// The same people from the UTF-8 file: nothing new.
+		mustRun(t, 0, "imported 0, updated 0, rejected 0\n", "import", "people", "--db", dsn, gen)
+		mustRun(t, 0, "imported 300, updated 0, rejected 0\n", "import", "people", "--db", dsn, xlsx)
+		mustRun(t, 0, "imported 0, updated 0, rejected 0\n", "import", "people", "--db", dsn, xlsx)
+	})
+}
+
+func TestImportTemplates(t *testing.T) {
+	dsn := storetest.SQLiteDSN(t)
+	for _, ext := range []string{"csv", "xlsx"} {
+		path := filepath.Join("..", "..", "templates", "流动人口登记表."+ext)
+		want := "imported 1, updated 0, rejected 0\n"
+		if ext == "xlsx" {
+			want = "imported 0, updated 0, rejected 0\n" // the same example person
+		}
+		mustRun(t, 0, want, "import", "people", "--db", dsn, "--errors", filepath.Join(t.TempDir(), "e.csv"), path)
+	}
+}
+
+// TestImportRejects: bad rows and duplicate ID numbers go to the error file, the rest is
+// imported, exit 1.
+func TestImportRejects(t *testing.T) {
+	eachDB(t, func(t *testing.T, dsn string) {
+		dir := t.TempDir()
+		recs := readCSV(t, genFile(t, dir, "gen.csv", "45", 8, 2))
+		id, res, arr := int(registry.ColIDNumber), int(registry.ColResidenceCode), int(registry.ColArrivedOn)
+		badID := recs[2][id][:17] + otherCheckChar(recs[2][id][17])
+		recs[2][id] = badID                // sheet row 3: check digit
+		recs[3][res] = "450199999"         // row 4: no such township
+		recs[4][arr] = "2023-02-30"        // row 5: impossible date
+		recs[6][id] = recs[7][id]          // rows 7 and 8: the same person twice
+		recs[6][int(registry.ColSex)] = "" // (sex and birth would disagree otherwise)
+		recs[6][int(registry.ColBirthDate)] = ""
+		path := filepath.Join(dir, "bad.csv")
+		writeCSV(t, path, recs)
+		stale := filepath.Join(dir, "bad.errors.csv")
+
+		_, errOut := mustRun(t, 1, "imported 3, updated 0, rejected 5\n", "import", "people", "--db", dsn, path)
+		if !strings.Contains(errOut, "bad.errors.csv") {
+			t.Errorf("stderr %q does not point at the error file", errOut)
+		}
+		got := readCSV(t, stale)
+		want := [][]string{
+			{"行号", "列", "值", "原因"},
+			{"3", "公民身份号码", badID, ""},
+			{"4", "现居住地区划代码", "450199999", ""},
+			{"5", "流入日期", "2023-02-30", ""},
+			{"7", "公民身份号码", recs[7][id], "第 7、8 行"},
+			{"8", "公民身份号码", recs[7][id], "第 7、8 行"},
+		}
+		if len(got) != len(want) {
+			t.Fatalf("error file:\n%v\nwant %d lines", got, len(want))
+		}
+		for i, w := range want {
+			g := got[i]
+			if g[0] != w[0] || g[1] != w[1] || g[2] != w[2] || !strings.Contains(g[3], w[3]) {
+				t.Errorf("error line %d = %q, want %q (reason containing %q)", i, g, w[:3], w[3])
+			}
+			if i > 0 && g[3] == "" {
+				t.Errorf("error line %d has no reason", i)
+			}
+		}
+		if n := countPeople(t, dsn, "45"); n != 3 {
+			t.Errorf("store holds %d people, want the 3 valid rows", n)
+		}
+
+		// Fixed file: the rest imports and the stale error file goes away.
+		fixed := readCSV(t, genFile(t, dir, "gen.csv", "45", 8, 2))
+		writeCSV(t, path, fixed)
+		mustRun(t, 0, "imported 5, updated 0, rejected 0\n", "import", "people", "--db", dsn, path)
+		if _, err := os.Stat(stale); !os.IsNotExist(err) {
+			t.Errorf("stale error file kept (stat: %v)", err)
+		}
+
+		// --errors puts the file elsewhere.
+		writeCSV(t, path, recs)
+		other := filepath.Join(t.TempDir(), "问题.csv")
+		mustRun(t, 1, "", "import", "people", "--db", dsn, "--errors", other, path)
+		if len(readCSV(t, other)) < 2 {
+			t.Error("--errors file has no problems")
+		}
+	})
+}
+
+func otherCheckChar(c byte) string {
+	if c == '1' {
+		return "2"
+	}
+	return "1"
+}
+
+// TestImportUnreadable: files that cannot be read at all exit 2, say why naming the file,
+// and write nothing.
+func TestImportUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good, err := os.ReadFile(genFile(t, dir, "g.csv", "44", 5, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u16 bytes.Buffer
+	u16.Write([]byte{0xFF, 0xFE})
+	for _, u := range utf16.Encode([]rune(string(bytes.TrimPrefix(good, []byte("\ufeff"))))) {
+		u16.Write([]byte{byte(u), byte(u >> 8)})
+	}
+	noise := make([]byte, 2048)
+	for i := range noise {
+		noise[i] = byte(i*7919%251 + 128%256)
+	}
+	tests := []struct {
+		name string
+		path string
+		want []string
+	}{
+		{"missing", filepath.Join(dir, "没有这个文件.csv"), []string{"没有这个文件.csv", "不存在"}},
+		{"empty", write("空.csv", nil), []string{"空.csv", "空"}},
+		{"UTF-16", write("u16.csv", u16.Bytes()), []string{"u16.csv", "编码"}},
+		{"random bytes", write("noise.csv", noise), []string{"noise.csv", "编码"}},
+		{"missing columns", write("cols.csv", []byte("序号,姓名,性别\r\n1,张三,男\r\n")), []string{"cols.csv", "公民身份号码", "户籍地区划代码", "现居住地区划代码", "流入日期"}},
+	}
+	eachDB(t, func(t *testing.T, dsn string) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				_, errOut := mustRun(t, 2, "", "import", "people", "--db", dsn, tt.path)
+				for _, w := range tt.want {
+					if !strings.Contains(errOut, w) {
+						t.Errorf("stderr %q does not say %q", errOut, w)
+					}
+				}
+				matches, _ := filepath.Glob(filepath.Join(dir, "*.errors.csv"))
+				if len(matches) > 0 {
+					t.Errorf("error files written: %v", matches)
+				}
+			})
+		}
+		if n := countPeople(t, dsn, "44"); n != 0 {
+			t.Errorf("store holds %d people after failed imports", n)
+		}
+	})
+}
+
+func TestImportBadDSN(t *testing.T) {
+	path := filepath.Join("..", "..", "templates", "流动人口登记表.csv")
+	for _, dsn := range []string{
+		"postgres://nobody@127.0.0.1:1/none?connect_timeout=5",
+		"sqlite:" + filepath.Join(t.TempDir(), "no", "such", "dir", "x.db"),
+		"mysql://x",
+	} {
+		_, errOut := mustRun(t, 2, "", "import", "people", "--db", dsn, "--errors", filepath.Join(t.TempDir(), "e.csv"), path)
+		if !strings.Contains(errOut, "数据库") {
+			t.Errorf("--db %s: stderr %q does not mention the database", dsn, errOut)
+		}
+	}
+}
+
+func TestImportUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"import"},
+		{"import", "cases", "x.csv"},
+		{"import", "people"},
+		{"import", "people", "a.csv", "b.csv"},
+		{"import", "people", "--nope", "a.csv"},
+	} {
+		if code, _, errOut := runReg(t, args...); code != 2 || errOut == "" {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a message", args, code, errOut)
+		}
+	}
+}
+
