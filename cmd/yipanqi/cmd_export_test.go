@@ -43,4 +43,3 @@ func TestExportScope(t *testing.T) {
 		}
 	})
 }
-

@@ -341,4 +341,3 @@ func TestImportUsage(t *testing.T) {
 		}
 	}
 }
-
