@@ -320,6 +320,12 @@ type loader struct {
 	tx   *sql.Tx
 	conn *sql.Conn
 	full *sql.Stmt // SQLite: the prepared INSERT for a full batch
+
+	// PostgreSQL: one COPY for the whole import runs in its own goroutine, fed batch by batch,
+	// so that the server writes one batch while the caller reads the next from its file.
+	batches chan [][]any
+	done    chan struct{}
+	copyErr error
 }
 
 func (d *dialect) newLoader(tx *sql.Tx, conn *sql.Conn) *loader {
@@ -327,13 +333,14 @@ func (d *dialect) newLoader(tx *sql.Tx, conn *sql.Conn) *loader {
 }
 
 // load writes rows (each in stagingColumns order; dates as yipanqi.Date) into staging:
-// COPY on PostgreSQL, multi-row prepared INSERTs on SQLite.
+// COPY on PostgreSQL, multi-row prepared INSERTs on SQLite. The caller may reuse rows
+// afterwards.
 func (l *loader) load(ctx context.Context, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	if l.d.postgres {
-		return l.copy(ctx, rows)
+		return l.send(ctx, rows)
 	}
 	stmt := l.full
 	if len(rows) != l.d.stagingBatch() || stmt == nil {
@@ -358,17 +365,37 @@ func (l *loader) load(ctx context.Context, rows [][]any) error {
 	return nil
 }
 
-func (l *loader) copy(ctx context.Context, rows [][]any) error {
-	for _, r := range rows {
-		for i, v := range r {
-			if dt, ok := v.(yipanqi.Date); ok {
-				r[i] = pgtype.Date{Time: dt.In(time.UTC), Valid: !dt.IsZero()}
-			}
-		}
+// send hands a copy of rows to the COPY goroutine, starting it on the first batch. At most
+// two batches wait in the channel, so memory stays flat.
+func (l *loader) send(ctx context.Context, rows [][]any) error {
+	if l.batches == nil {
+		l.batches, l.done = make(chan [][]any, 2), make(chan struct{})
+		go l.copy(ctx)
 	}
-	return l.conn.Raw(func(dc any) error {
+	batch := make([][]any, len(rows))
+	for i, r := range rows {
+		c := make([]any, len(r))
+		for j, v := range r {
+			if dt, ok := v.(yipanqi.Date); ok {
+				v = pgtype.Date{Time: dt.In(time.UTC), Valid: !dt.IsZero()}
+			}
+			c[j] = v
+		}
+		batch[i] = c
+	}
+	select {
+	case l.batches <- batch:
+		return nil
+	case <-l.done:
+		return l.copyErr
+	}
+}
+
+func (l *loader) copy(ctx context.Context) {
+	defer close(l.done)
+	l.copyErr = l.conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
-		_, err := pc.CopyFrom(ctx, pgx.Identifier{"people_staging"}, stagingColumns, pgx.CopyFromRows(rows))
+		_, err := pc.CopyFrom(ctx, pgx.Identifier{"people_staging"}, stagingColumns, &chanSource{ch: l.batches})
 		if err != nil {
 			return fmt.Errorf("copy into staging: %w", err)
 		}
@@ -376,7 +403,46 @@ func (l *loader) copy(ctx context.Context, rows [][]any) error {
 	})
 }
 
+// finish waits until every row sent has been loaded.
+func (l *loader) finish() error {
+	if l.batches == nil {
+		return nil
+	}
+	close(l.batches)
+	<-l.done
+	l.batches = nil
+	return l.copyErr
+}
+
+// chanSource is a pgx.CopyFromSource reading batches from a channel until it is closed.
+type chanSource struct {
+	ch   <-chan [][]any
+	cur  [][]any
+	next int
+	row  []any
+}
+
+func (s *chanSource) Next() bool {
+	for s.next >= len(s.cur) {
+		b, ok := <-s.ch
+		if !ok {
+			return false
+		}
+		s.cur, s.next = b, 0
+	}
+	s.row = s.cur[s.next]
+	s.next++
+	return true
+}
+
+func (s *chanSource) Values() ([]any, error) { return s.row, nil }
+func (s *chanSource) Err() error             { return nil }
+
 func (l *loader) close() {
+	if l.batches != nil {
+		// Abandoned mid-way: let the COPY end; the transaction is rolled back after.
+		_ = l.finish()
+	}
 	if l.full != nil {
 		l.full.Close()
 	}
@@ -413,14 +479,4 @@ func (d *dialect) tuneImport(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	return nil
-}
-
-// analyzeStaging gives the planner the staging table's size before the set-based
-// statements (PostgreSQL does not analyse temporary tables by itself).
-func (d *dialect) analyzeStaging(ctx context.Context, tx *sql.Tx) error {
-	if !d.postgres {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, "ANALYZE people_staging")
-	return err
 }

@@ -203,11 +203,11 @@ func (im *PeopleImport) commit(ctx context.Context, stats *yipanqi.ImportStats) 
 	if err := im.flush(ctx); err != nil {
 		return nil, err
 	}
+	if err := im.ld.finish(); err != nil {
+		return nil, fmt.Errorf("load staging: %w", err)
+	}
 	db, d := im.db, im.db.dialect
 	qq := q{d, im.tx}
-	if err := d.analyzeStaging(ctx, im.tx); err != nil {
-		return nil, fmt.Errorf("analyze staging: %w", err)
-	}
 	dups, dupRows, err := im.duplicates(ctx, qq)
 	if err != nil {
 		return nil, err

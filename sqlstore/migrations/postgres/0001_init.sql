@@ -44,7 +44,7 @@ CREATE INDEX people_hukou ON people (hukou_code);
 
 CREATE TABLE flow_events (
     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    person_id   BIGINT NOT NULL REFERENCES people (id),
+    person_id   BIGINT NOT NULL, -- no FOREIGN KEY: see docs/storage.md (bulk import)
     kind        TEXT NOT NULL CHECK (kind IN ('arrived', 'left', 'moved_on', 'returned')),
     on_date     DATE NOT NULL,
     from_code   TEXT NOT NULL DEFAULT '',

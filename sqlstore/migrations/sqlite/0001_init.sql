@@ -45,7 +45,7 @@ CREATE INDEX people_hukou ON people (hukou_code);
 
 CREATE TABLE flow_events (
     id          INTEGER PRIMARY KEY,
-    person_id   INTEGER NOT NULL REFERENCES people (id),
+    person_id   INTEGER NOT NULL, -- no FOREIGN KEY: see docs/storage.md (bulk import)
     kind        TEXT NOT NULL CHECK (kind IN ('arrived', 'left', 'moved_on', 'returned')),
     on_date     TEXT NOT NULL,
     from_code   TEXT NOT NULL DEFAULT '',
