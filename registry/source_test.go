@@ -17,6 +17,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"yipanqi"
+	"yipanqi/idcard"
 	"yipanqi/registry"
 )
 
@@ -369,4 +370,54 @@ func TestXLSXAsTownshipsFillIt(t *testing.T) {
 	if p.Name != "李秀英" || p.ArrivedOn.String() != "2019-05-01" || p.ResidenceCode != "440306017" || p.Phone != "13800138000" {
 		t.Errorf("read %+v", p)
 	}
+}
+
+type discardStager struct{ n int }
+
+func (d *discardStager) Add(int, *yipanqi.Person) error { d.n++; return nil }
+
+// BenchmarkReadValidate measures the importer's own share of an import: reading a CSV file,
+// validating every row and handing it to a Stager that does nothing.
+func BenchmarkReadValidate(b *testing.B) {
+	const n = 50_000
+	var buf bytes.Buffer
+	w, err := registry.NewCSVWriter(&buf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var p yipanqi.Person
+	m := goodRow()
+	if _, ok := mustValidator(b).Check(mustLayout(b), 2, cells(m), &p, nil); !ok {
+		b.Fatal("example row rejected")
+	}
+	for i := range n {
+		// Vary the ID so rows differ as in a real file.
+		p.IDNumber = idcardFor(i)
+		if err := w.Write(&p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	v := mustValidator(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		src, err := registry.NewCSV(bytes.NewReader(data), int64(len(data)), "bench.csv")
+		if err != nil {
+			b.Fatal(err)
+		}
+		st := &discardStager{}
+		res, err := (&registry.Importer{Validator: v, Stager: st}).Run(context.Background(), src)
+		if err != nil || st.n != n {
+			b.Fatalf("err %v, staged %d, result %+v", err, st.n, res)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func idcardFor(i int) string {
+	return idcard.Make("430582", birth, i%500*2+1)
 }
