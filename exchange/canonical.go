@@ -212,7 +212,7 @@ func (p *jsonParser) object() (jsonValue, error) {
 	}
 	top := p.depth == 1 && p.root == ""
 	p.i++ // '{'
-	v := jsonValue{kind: jsonObject}
+	v := jsonValue{kind: jsonObject, obj: make([]jsonMember, 0, 8)}
 	var seen map[string]bool
 	p.skipSpace()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
@@ -229,16 +229,22 @@ func (p *jsonParser) object() (jsonValue, error) {
 		if err != nil {
 			return jsonValue{}, err
 		}
-		if seen == nil {
-			seen = make(map[string]bool)
-		}
-		if seen[name] {
+		if seen[name] || (seen == nil && hasMember(v.obj, name)) {
 			if top {
 				return jsonValue{}, yipanqi.FieldErrorf(yipanqi.EINVALID, quoteShort(name), "字段 %s 重复出现", quoteShort(name))
 			}
 			return jsonValue{}, p.errorf("成员“%s”重复出现", quoteShort(name))
 		}
-		seen[name] = true
+		// Small objects are searched linearly; a map pays off only for big ones.
+		if seen == nil && len(v.obj) >= 16 {
+			seen = make(map[string]bool, 2*len(v.obj))
+			for _, m := range v.obj {
+				seen[m.name] = true
+			}
+		}
+		if seen != nil {
+			seen[name] = true
+		}
 		p.skipSpace()
 		if p.i >= len(p.b) || p.b[p.i] != ':' {
 			return jsonValue{}, p.errorf("第 %d 字节处应为冒号", p.i+1)
@@ -275,6 +281,15 @@ func (p *jsonParser) object() (jsonValue, error) {
 			return jsonValue{}, p.errorf("第 %d 字节处应为逗号或右花括号", p.i+1)
 		}
 	}
+}
+
+func hasMember(obj []jsonMember, name string) bool {
+	for i := range obj {
+		if obj[i].name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *jsonParser) array() (jsonValue, error) {

@@ -3,6 +3,7 @@ package exchange_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -94,6 +95,12 @@ func TestDecodeRejects(t *testing.T) {
 	}
 	str := strconv.Quote
 	deep := strings.Repeat(`{"a":`, 70) + "1" + strings.Repeat("}", 70)
+	var wide strings.Builder // big enough that duplicates are found by the map, not the scan
+	for i := range 40 {
+		fmt.Fprintf(&wide, `"k%d":%d,`, i, i)
+	}
+	wideDup := "{" + wide.String() + `"k3":0}`
+	wideDupEarly := `{"k3":0,` + wide.String() + `"z":1}`
 	tests := []struct {
 		name  string
 		edit  func(m map[string]json.RawMessage)
@@ -141,6 +148,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"data lone low surrogate", set("data", `{"a":"\udc00x"}`), "data"},
 		{"data duplicate member", set("data", `{"a":1,"b":{"c":1,"c":2}}`), "data"},
 		{"data too deep", set("data", deep), "data"},
+		{"data wide object with a late duplicate", set("data", wideDup), "data"},
+		{"data wide object with an early duplicate", set("data", wideDupEarly), "data"},
 	}
 	for _, name := range []string{"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "ypqdest", "ypqunit", "ypqkeyid", "ypqsig", "data"} {
 		tests = append(tests, struct {
@@ -289,6 +298,8 @@ func TestCanonicalize(t *testing.T) {
 		{"surrogate pair", `{"s":"\ud83d\ude00"}`, "{\"s\":\"\U0001F600\"}"},
 		{"numbers", `{"a":[0,-1,0.5,1e+21,1e-7,123456789012345680000,9007199254740991]}`, `{"a":[0,-1,0.5,1e+21,1e-7,123456789012345680000,9007199254740991]}`},
 		{"empty", `{"a":{},"b":[]}`, `{"a":{},"b":[]}`},
+		{"wide", `{"k9":9,"k8":8,"k7":7,"k6":6,"k5":5,"k4":4,"k3":3,"k2":2,"k1":1,"k0":0,"j9":9,"j8":8,"j7":7,"j6":6,"j5":5,"j4":4,"j3":3,"j2":2,"j1":1,"j0":0}`,
+			`{"j0":0,"j1":1,"j2":2,"j3":3,"j4":4,"j5":5,"j6":6,"j7":7,"j8":8,"j9":9,"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
