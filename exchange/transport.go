@@ -342,7 +342,8 @@ func (t *Transport) EnsureStreams(ctx context.Context, nodes []string, replicas 
 	}
 	for _, node := range nodes {
 		mark := t.denied.mark()
-		stream, err := t.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		actx, cancel := t.untilDenied(ctx, "$JS.API.", mark)
+		stream, err := t.js.CreateOrUpdateStream(actx, jetstream.StreamConfig{
 			Name:        StreamName(node),
 			Description: "Yipanqi messages addressed to node " + node,
 			Subjects:    []string{SubjectPrefix + "." + node + ".>"},
@@ -358,9 +359,10 @@ func (t *Transport) EnsureStreams(ctx context.Context, nodes []string, replicas 
 			Duplicates: DuplicateWindow,
 		})
 		if err != nil {
-			return t.apiErr(fmt.Sprintf("ensure stream %s", StreamName(node)), "$JS.API.STREAM.", mark, err)
+			cancel()
+			return t.apiErr("ensure stream "+StreamName(node), "创建或更新收件流 "+StreamName(node), "$JS.API.STREAM.", mark, err)
 		}
-		_, err = stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		_, err = stream.CreateOrUpdateConsumer(actx, jetstream.ConsumerConfig{
 			Durable:       ConsumerName(node),
 			Description:   "Node " + node + " reads its messages",
 			DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -371,8 +373,9 @@ func (t *Transport) EnsureStreams(ctx context.Context, nodes []string, replicas 
 			MaxDeliver:    -1,
 			MaxAckPending: MaxAckPending,
 		})
+		cancel()
 		if err != nil {
-			return t.apiErr(fmt.Sprintf("ensure consumer %s", ConsumerName(node)), "$JS.API.CONSUMER.", mark, err)
+			return t.apiErr("ensure consumer "+ConsumerName(node), "创建或更新消费者 "+ConsumerName(node), "$JS.API.CONSUMER.", mark, err)
 		}
 	}
 	return nil
@@ -483,7 +486,7 @@ func (t *Transport) awaitAck(ctx context.Context, subject string, mark uint64, f
 func (t *Transport) publishErr(subject, dst string, mark uint64, err error) error {
 	if denied := t.denied.find(subject, mark); denied != nil {
 		return fmt.Errorf("exchange: publish %s: %w: %w", subject,
-			yipanqi.Errorf(yipanqi.EFORBIDDEN, "NATS 服务器不允许节点 %s 发布到 %s", t.node, subject), denied)
+			yipanqi.Errorf(yipanqi.EFORBIDDEN, "NATS 服务器不允许节点 %s 发布到 %s：权限不足", t.node, subject), denied)
 	}
 	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) {
 		return fmt.Errorf("exchange: publish %s: %w: %w", subject,
@@ -492,17 +495,40 @@ func (t *Transport) publishErr(subject, dst string, mark uint64, err error) erro
 	return fmt.Errorf("exchange: publish %s: %w", subject, err)
 }
 
-// apiErr classifies the error of a JetStream API call whose subject starts with prefix.
-func (t *Transport) apiErr(op, prefix string, mark uint64, err error) error {
+// apiErr classifies the error of a JetStream API call whose subject starts with prefix; op
+// names the call for logs, what for the user.
+func (t *Transport) apiErr(op, what, prefix string, mark uint64, err error) error {
 	if denied := t.denied.findPrefix(prefix, mark); denied != nil {
 		return fmt.Errorf("exchange: %s: %w: %w", op,
-			yipanqi.Errorf(yipanqi.EFORBIDDEN, "NATS 服务器不允许节点 %s 的连接执行此操作（%s）", t.node, op), denied)
+			yipanqi.Errorf(yipanqi.EFORBIDDEN, "NATS 服务器不允许节点 %s %s：权限不足", t.node, what), denied)
 	}
 	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return fmt.Errorf("exchange: %s: %w: %w", op,
-			yipanqi.Errorf(yipanqi.ENOTFOUND, "节点 %s 的收件流或消费者不存在，请区域管理员先创建（%s）", t.node, op), err)
+			yipanqi.Errorf(yipanqi.ENOTFOUND, "无法%s：收件流或消费者不存在，请区域管理员先创建", what), err)
 	}
 	return fmt.Errorf("exchange: %s: %w", op, err)
+}
+
+// untilDenied returns a context that also ends when the server reports a permission
+// violation for a subject starting with prefix after mark: a refused request is otherwise
+// only noticed when it times out.
+func (t *Transport) untilDenied(ctx context.Context, prefix string, mark uint64) (context.Context, context.CancelFunc) {
+	actx, cancel := context.WithCancel(ctx)
+	go func() {
+		for {
+			notify := t.denied.changed()
+			if t.denied.findPrefix(prefix, mark) != nil {
+				cancel()
+				return
+			}
+			select {
+			case <-notify:
+			case <-actx.Done():
+				return
+			}
+		}
+	}()
+	return actx, cancel
 }
 
 // Consume reads the node's stream through its durable consumer until ctx ends, calling
@@ -519,7 +545,10 @@ func (t *Transport) Consume(ctx context.Context, handle func(ctx context.Context
 	wait := 100 * time.Millisecond
 	for {
 		mark := t.denied.mark()
-		c, err := t.js.Consumer(ctx, stream, name)
+		infoSubject := "$JS.API.CONSUMER.INFO." + stream + "." + name
+		actx, cancel := t.untilDenied(ctx, infoSubject, mark)
+		c, err := t.js.Consumer(actx, stream, name)
+		cancel()
 		if err == nil {
 			cons = c
 			break
@@ -527,7 +556,7 @@ func (t *Transport) Consume(ctx context.Context, handle func(ctx context.Context
 		if ctx.Err() != nil {
 			return nil
 		}
-		err = t.apiErr("consumer "+name, "$JS.API.CONSUMER.INFO."+stream+"."+name, mark, err)
+		err = t.apiErr("consumer "+name, "读取收件流 "+stream+"（消费者 "+name+"）", infoSubject, mark, err)
 		switch yipanqi.ErrorCode(err) {
 		case yipanqi.ENOTFOUND, yipanqi.EFORBIDDEN:
 			return err
