@@ -219,6 +219,12 @@ func (p *regProgress) set(n int64) {
 	}
 }
 
+func (p *regProgress) describe(s string) {
+	if p.bar != nil {
+		p.bar.Describe(s)
+	}
+}
+
 func (p *regProgress) finish() {
 	if p.bar != nil {
 		p.bar.Finish()

@@ -110,6 +110,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return exitCode(2, err)
 	}
 	pim.CountRejected(res.Rejected)
+	bar.describe("写入数据库") // the merge at commit can take as long as the reading
 	stats, dups, err := pim.Commit(ctx)
 	bar.finish()
 	if err != nil {
