@@ -538,7 +538,8 @@ func (t *Transport) untilDenied(ctx context.Context, prefix string, mark uint64)
 // expired ack wait): handle must be idempotent, keyed on MsgID. Several Consume calls, in one
 // process or in several, share the work of one consumer.
 // Returns nil when ctx ends; ENOTFOUND when the stream or consumer does not exist,
-// EFORBIDDEN when the server refuses access to it.
+// EFORBIDDEN when the server refuses access to it; another error when the consumer is
+// deleted while in use (the caller may call Consume again).
 func (t *Transport) Consume(ctx context.Context, handle func(ctx context.Context, m Delivery) error) error {
 	stream, name := StreamName(t.node), ConsumerName(t.node)
 	var cons jetstream.Consumer
