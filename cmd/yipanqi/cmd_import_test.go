@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"yipanqi"
@@ -340,4 +341,94 @@ func TestImportUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and a message", args, code, errOut)
 		}
 	}
+}
+
+// benchRows is the size of the file BenchmarkImportFile imports: YIPANQI_BENCH_ROWS, else
+// 100,000.
+func benchRows(b *testing.B) int {
+	if s := os.Getenv("YIPANQI_BENCH_ROWS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("YIPANQI_BENCH_ROWS=%q is not a positive number", s)
+		}
+		return n
+	}
+	return 100_000
+}
+
+// BenchmarkImportFile generates a file once, then imports it with "yipanqi import people"
+// into a fresh SQLite file and a fresh PostgreSQL schema on every iteration. On PostgreSQL it
+// also measures the baseline the import is held to: a raw COPY of the same rows straight
+// into the people table.
+func BenchmarkImportFile(b *testing.B) {
+	n := benchRows(b)
+	dir := b.TempDir()
+	path := genFile(b, dir, "bench.csv", "44", n, 1)
+	want := "imported " + strconv.Itoa(n) + ", updated 0, rejected 0\n"
+	importInto := func(b *testing.B, dsn func() string) {
+		for b.Loop() {
+			b.StopTimer()
+			d := dsn()
+			storetest.Open(b, d).Close() // migrations are not part of an import
+			b.StartTimer()
+			mustRun(b, 0, want, "import", "people", "--db", d, path)
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	}
+	b.Run("sqlite", func(b *testing.B) { importInto(b, func() string { return storetest.SQLiteDSN(b) }) })
+	b.Run("postgres", func(b *testing.B) { importInto(b, func() string { return storetest.PostgresDSN(b) }) })
+	b.Run("postgres-raw-copy", func(b *testing.B) {
+		rows := personRows(b, path)
+		for b.Loop() {
+			b.StopTimer()
+			d := storetest.PostgresDSN(b)
+			storetest.Open(b, d).Close()
+			conn, err := pgx.Connect(context.Background(), d)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := conn.CopyFrom(context.Background(), pgx.Identifier{"people"}, []string{"id_number", "name", "sex",
+				"birth_date", "marital_status", "hukou_code", "hukou_address", "residence_code", "residence_address",
+				"phone", "arrived_on", "flow_status", "version", "created_at", "updated_at"}, pgx.CopyFromRows(rows)); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			conn.Close(context.Background())
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+}
+
+// personRows reads a register file into rows for COPY into people.
+func personRows(b *testing.B, path string) [][]any {
+	b.Helper()
+	src, _, err := registry.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	tree, err := loadDivisions(&Env{Getenv: func(string) string { return "" }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := &rowCollector{now: regNow}
+	im := &registry.Importer{Validator: &registry.Validator{Divisions: tree, Today: yipanqi.DateOf(regNow)}, Stager: st}
+	if _, err := im.Run(context.Background(), src); err != nil {
+		b.Fatal(err)
+	}
+	return st.rows
+}
+
+type rowCollector struct {
+	now  time.Time
+	rows [][]any
+}
+
+func (c *rowCollector) Add(_ int, p *yipanqi.Person) error {
+	c.rows = append(c.rows, []any{p.IDNumber, p.Name, string(p.Sex), p.BirthDate.In(time.UTC), string(p.MaritalStatus),
+		p.HukouCode, p.HukouAddress, p.ResidenceCode, p.ResidenceAddress, p.Phone, p.ArrivedOn.In(time.UTC),
+		"arrived", 1, c.now, c.now})
+	return nil
 }
