@@ -146,6 +146,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"data number out of range", set("data", `{"a":1e400}`), "data"},
 		{"data lone surrogate", set("data", `{"a":"\ud800"}`), "data"},
 		{"data lone low surrogate", set("data", `{"a":"\udc00x"}`), "data"},
+		{"data two low surrogates", set("data", `{"a":"\udc00\udc00"}`), "data"},
+		{"data two high surrogates", set("data", `{"a":"\udbff\ud800"}`), "data"},
 		{"data duplicate member", set("data", `{"a":1,"b":{"c":1,"c":2}}`), "data"},
 		{"data too deep", set("data", deep), "data"},
 		{"data wide object with a late duplicate", set("data", wideDup), "data"},
