@@ -480,3 +480,13 @@ func (d *dialect) tuneImport(ctx context.Context, tx *sql.Tx) error {
 	}
 	return nil
 }
+
+// skipLocked is appended to the SELECT that picks outbox rows for a relay: on PostgreSQL
+// relays of several replicas skip each other's locked rows instead of waiting for them; on
+// SQLite the write lock taken at BEGIN already makes the claim exclusive.
+func (d *dialect) skipLocked() string {
+	if d.postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"Cases", testCases},
 		{"CaseScope", testCaseScope},
 		{"AuditChain", testAuditChain},
+		{"Exchange", runExchange},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

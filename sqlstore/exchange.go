@@ -1,0 +1,465 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"yipanqi"
+)
+
+// The exchange engine's tables (docs/exchange-engine.md): the message log, the outbox the
+// relay publishes from, the inbox whose key on the envelope id makes a message apply once,
+// and the dead letters. The engine (package exchange) decides what a message means; the
+// store makes each decision commit as one transaction with the case change and its audit
+// entry.
+
+// Tx is one store transaction of the exchange engine: the methods on it commit together or
+// not at all. Get one from InTx, SendCase or ReceiveMessage; it must not be used after the
+// function it was given to returns.
+type Tx struct {
+	db *DB
+	q  q
+}
+
+// InTx runs fn in one transaction and commits when fn returns nil; any error rolls back
+// everything fn did. On SQLite the transaction holds the write lock from its start (one
+// writer at a time); on PostgreSQL it runs at READ COMMITTED.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.inTx(ctx, func(qq q) error { return fn(&Tx{db: db, q: qq}) })
+}
+
+// LoggedMessage is an entry of the message log with what the exchange needs to match replies
+// and receipts: the envelope's Hash and its ypqreplyto.
+type LoggedMessage struct {
+	yipanqi.Message
+	Hash    string // exchange.Hash of the envelope
+	ReplyTo string // the envelope's ypqreplyto, "" for a request
+}
+
+const messageColumns = "id, case_id, direction, type, source, dest, body, recorded_at, hash, reply_to"
+
+func scanMessage(sc interface{ Scan(...any) error }) (*LoggedMessage, error) {
+	m := &LoggedMessage{}
+	var dir string
+	err := sc.Scan(&m.ID, &m.CaseID, &dir, &m.Type, &m.Source, &m.Dest, &m.Body, timeCol{&m.RecordedAt}, &m.Hash, &m.ReplyTo)
+	m.Direction = yipanqi.Direction(dir)
+	return m, err
+}
+
+// CreateCase stores a new case inside the transaction, as DB.CreateCase does (same rules and
+// errors: ECONFLICT when the id is taken, EINVALID for a bad field).
+func (tx *Tx) CreateCase(ctx context.Context, c *yipanqi.Case) error {
+	switch {
+	case c.Type == "":
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "type", "案件类型不能为空")
+	case c.Direction != yipanqi.Incoming && c.Direction != yipanqi.Outgoing:
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "direction", "案件方向“%s”无效：应为 in 或 out", c.Direction)
+	case !yipanqi.ValidDivisionCode(c.OrgUnit):
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "org_unit", "承办机构代码“%s”无效", c.OrgUnit)
+	case len(c.Data) > 0 && !json.Valid(c.Data):
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "data", "案件数据不是有效的 JSON")
+	}
+	if c.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("create case: %w", err)
+		}
+		c.ID = id.String()
+	}
+	if c.State == "" {
+		c.State = yipanqi.CaseDrafted
+	}
+	now := tx.db.now()
+	c.CreatedAt, c.UpdatedAt = now, now
+	var data any
+	if len(c.Data) > 0 {
+		data = string(c.Data)
+	}
+	t := tx.db.dialect.timeArg
+	_, err := tx.q.exec(ctx, "INSERT INTO cases ("+caseColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		c.ID, c.Type, string(c.Direction), c.OrgUnit, c.PeerNode, c.PeerUnit, c.PersonIDNumber, string(c.State), data,
+		t(c.ReceivedAt), t(c.DueAt), c.DueProvisional, c.Overdue, t(now), t(now))
+	if tx.db.dialect.violation(err) == uniqueViolation {
+		return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "id", "案件“%s”已存在", c.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("create case: %w", tx.db.dialect.classify(err))
+	}
+	return nil
+}
+
+// Case returns the case with the id and direction, whatever unit holds it: the engine acts
+// for the whole node. ENOTFOUND when there is none.
+func (tx *Tx) Case(ctx context.Context, id string, dir yipanqi.Direction) (*yipanqi.Case, error) {
+	c, err := scanCase(tx.q.row(ctx, "SELECT "+caseColumns+" FROM cases WHERE id = ? AND direction = ?", id, string(dir)))
+	if err != nil {
+		return nil, notFound(fmt.Errorf("case %s: %w", id, err), "未找到案件“%s”", id)
+	}
+	return c, nil
+}
+
+// SetCaseState moves the case with the id and direction to state `to` if it is in one of the
+// states `from` (any state when from is empty), and reports whether it moved. A case that is
+// not there, or in another state, is left alone (changed false, no error): messages may
+// arrive out of order, and a late one must not undo a later state.
+func (tx *Tx) SetCaseState(ctx context.Context, id string, dir yipanqi.Direction, to yipanqi.CaseState, from ...yipanqi.CaseState) (changed bool, err error) {
+	query := "UPDATE cases SET state = ?, updated_at = ? WHERE id = ? AND direction = ?"
+	args := []any{string(to), tx.db.dialect.timeArg(tx.db.now()), id, string(dir)}
+	if len(from) > 0 {
+		query += " AND state IN (?" + strings.Repeat(", ?", len(from)-1) + ")"
+		for _, s := range from {
+			args = append(args, string(s))
+		}
+	}
+	res, err := tx.q.exec(ctx, query, args...)
+	if err != nil {
+		return false, fmt.Errorf("set case %s state: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// RecordReceipt records the receiver's signed receipt on an outgoing case: received_at (the
+// time on the receipt, from which the deadline runs), due_at and whether it is provisional,
+// and state delivered if the case was still sent. Only the first receipt counts; changed is
+// false for a later one or for a case that is not an outgoing case of this node.
+func (tx *Tx) RecordReceipt(ctx context.Context, caseID string, receivedAt, dueAt time.Time, provisional bool) (changed bool, err error) {
+	t := tx.db.dialect.timeArg
+	res, err := tx.q.exec(ctx, `UPDATE cases SET received_at = ?, due_at = ?, due_provisional = ?,
+		state = CASE WHEN state = ? THEN ? ELSE state END, updated_at = ?
+		WHERE id = ? AND direction = ? AND received_at IS NULL`,
+		t(receivedAt), t(dueAt), provisional, string(yipanqi.CaseSent), string(yipanqi.CaseDelivered),
+		t(tx.db.now()), caseID, string(yipanqi.Outgoing))
+	if err != nil {
+		return false, fmt.Errorf("record receipt for case %s: %w", caseID, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// LogMessage adds m to the message log with its envelope hash and ypqreplyto; RecordedAt is
+// set now. ECONFLICT when the log already holds the id in that direction.
+func (tx *Tx) LogMessage(ctx context.Context, m *yipanqi.Message, hash, replyTo string) error {
+	if m.ID == "" || (m.Direction != yipanqi.Incoming && m.Direction != yipanqi.Outgoing) {
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "id", "消息编号或方向无效")
+	}
+	m.RecordedAt = tx.db.now()
+	_, err := tx.q.exec(ctx, "INSERT INTO messages ("+messageColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		m.ID, m.CaseID, string(m.Direction), m.Type, m.Source, m.Dest, m.Body, tx.db.dialect.timeArg(m.RecordedAt), hash, replyTo)
+	if tx.db.dialect.violation(err) == uniqueViolation {
+		return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "id", "消息“%s”已记录", m.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("log message %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// Enqueue logs the outgoing message m and puts it in the outbox under the NATS subject, due
+// at once, so that it is published only if the transaction commits.
+func (tx *Tx) Enqueue(ctx context.Context, m *yipanqi.Message, hash, replyTo, subject string) error {
+	m.Direction = yipanqi.Outgoing
+	if err := tx.LogMessage(ctx, m, hash, replyTo); err != nil {
+		return err
+	}
+	t := tx.db.dialect.timeArg
+	_, err := tx.q.exec(ctx, "INSERT INTO outbox (message_id, subject, body, next_attempt, created_at) VALUES (?, ?, ?, ?, ?)",
+		m.ID, subject, m.Body, t(m.RecordedAt), t(m.RecordedAt))
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", m.ID, tx.db.dialect.classify(err))
+	}
+	return nil
+}
+
+// Message returns the logged message with the id and direction. ENOTFOUND when there is none.
+func (tx *Tx) Message(ctx context.Context, id string, dir yipanqi.Direction) (*LoggedMessage, error) {
+	m, err := scanMessage(tx.q.row(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ? AND direction = ?", id, string(dir)))
+	if err != nil {
+		return nil, notFound(fmt.Errorf("message %s: %w", id, err), "未找到消息“%s”", id)
+	}
+	return m, nil
+}
+
+// MessageByHash returns the logged message of the direction whose envelope has the hash — the
+// message a reply or receipt names in ypqreplyto. ENOTFOUND when there is none.
+func (tx *Tx) MessageByHash(ctx context.Context, hash string, dir yipanqi.Direction) (*LoggedMessage, error) {
+	if hash == "" {
+		return nil, yipanqi.Errorf(yipanqi.ENOTFOUND, "未找到所引用的消息")
+	}
+	m, err := scanMessage(tx.q.row(ctx, "SELECT "+messageColumns+" FROM messages WHERE hash = ? AND direction = ? ORDER BY recorded_at LIMIT 1",
+		hash, string(dir)))
+	if err != nil {
+		return nil, notFound(fmt.Errorf("message by hash: %w", err), "未找到所引用的消息")
+	}
+	return m, nil
+}
+
+// RequestMessage returns the message that opened a case: the first logged message of the
+// case in direction dir, of the case's type, that answers nothing. ENOTFOUND when there is
+// none.
+func (tx *Tx) RequestMessage(ctx context.Context, caseID string, dir yipanqi.Direction, typ string) (*LoggedMessage, error) {
+	m, err := scanMessage(tx.q.row(ctx, "SELECT "+messageColumns+` FROM messages
+		WHERE case_id = ? AND direction = ? AND type = ? AND reply_to = '' ORDER BY recorded_at LIMIT 1`,
+		caseID, string(dir), typ))
+	if err != nil {
+		return nil, notFound(fmt.Errorf("request of case %s: %w", caseID, err), "未找到案件“%s”的来文", caseID)
+	}
+	return m, nil
+}
+
+// Audit appends an audit entry that commits with the transaction.
+func (tx *Tx) Audit(ctx context.Context, e *yipanqi.AuditEntry) error {
+	return tx.db.audit(ctx, tx.q, e)
+}
+
+// DeadLetter keeps d (ReceivedAt is set now) unless a dead letter with the same body is
+// already kept, and reports whether it added one: a redelivered bad message is kept once and
+// its sender told once.
+func (tx *Tx) DeadLetter(ctx context.Context, d *yipanqi.DeadLetter) (added bool, err error) {
+	if d.Reason == "" {
+		return false, yipanqi.FieldErrorf(yipanqi.EINVALID, "reason", "死信缺少原因")
+	}
+	sum := sha256.Sum256(d.Body)
+	d.ReceivedAt = tx.db.now()
+	body := d.Body
+	if body == nil {
+		body = []byte{}
+	}
+	err = tx.q.row(ctx, `INSERT INTO dead_letters (message_id, source, subject, reason, body, received_at, body_hash, notice_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (body_hash) WHERE body_hash <> '' DO NOTHING RETURNING id`,
+		d.MessageID, d.Source, d.Subject, d.Reason, body, tx.db.dialect.timeArg(d.ReceivedAt), hex.EncodeToString(sum[:]), d.NoticeID).Scan(&d.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("dead letter: %w", err)
+	}
+	return true, nil
+}
+
+// SendCase stores a new outgoing case, logs its first message m, puts m in the outbox under
+// subject and appends the audit entry e (its Object defaults to the case id), all in one
+// transaction: the case exists if and only if its message will be published. hash is
+// exchange.Hash of m's envelope. Errors as for Tx.CreateCase.
+func (db *DB) SendCase(ctx context.Context, c *yipanqi.Case, m *yipanqi.Message, hash, subject string, e *yipanqi.AuditEntry) error {
+	return db.InTx(ctx, func(tx *Tx) error {
+		if err := tx.CreateCase(ctx, c); err != nil {
+			return err
+		}
+		m.CaseID = c.ID
+		if err := tx.Enqueue(ctx, m, hash, "", subject); err != nil {
+			return err
+		}
+		if e.Object == "" {
+			e.Object = c.ID
+		}
+		if e.OrgUnit == "" {
+			e.OrgUnit = c.OrgUnit
+		}
+		return tx.Audit(ctx, e)
+	})
+}
+
+// ReceiveMessage records in's envelope id in the inbox and runs apply in the same
+// transaction, so the message's effect commits exactly when its inbox row does. When the
+// inbox already holds the id, apply is not run and applied is false with a nil error: the
+// message was applied before (a redelivery) and only needs acknowledging. Two consumers
+// receiving the same message at once are serialised by the inbox key: on PostgreSQL the
+// second insert waits for the first transaction and then finds the row; on SQLite the
+// transactions queue on the write lock. An error from apply rolls everything back and is
+// returned as is.
+func (db *DB) ReceiveMessage(ctx context.Context, in *yipanqi.InboxItem, apply func(tx *Tx) error) (applied bool, err error) {
+	err = db.InTx(ctx, func(tx *Tx) error {
+		in.ReceivedAt = db.now()
+		res, err := tx.q.exec(ctx, "INSERT INTO inbox (message_id, source, type, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING",
+			in.MessageID, in.Source, in.Type, db.dialect.timeArg(in.ReceivedAt))
+		if err != nil {
+			return fmt.Errorf("inbox %s: %w", in.MessageID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("inbox %s: %w", in.MessageID, err)
+		} else if n == 0 {
+			return nil
+		}
+		applied = true
+		return apply(tx)
+	})
+	if err != nil {
+		return false, err
+	}
+	return applied, nil
+}
+
+// Received reports whether the inbox holds the envelope id, that is whether the message was
+// applied.
+func (db *DB) Received(ctx context.Context, messageID string) (bool, error) {
+	var n int
+	if err := db.q().row(ctx, "SELECT COUNT(*) FROM inbox WHERE message_id = ?", messageID).Scan(&n); err != nil {
+		return false, fmt.Errorf("inbox: %w", err)
+	}
+	return n > 0, nil
+}
+
+const outboxColumns = "id, message_id, subject, body, attempts, next_attempt, last_error, created_at, sent_at"
+
+// ClaimOutbox takes up to limit unsent outbox rows that are due at now and not claimed by
+// another relay, and claims them until now+lease: no other ClaimOutbox returns them before
+// then, unless MarkFailed releases them. Rows come oldest due first. On PostgreSQL the rows
+// are picked with FOR UPDATE SKIP LOCKED, so relays of several replicas on one database take
+// disjoint batches without waiting for each other; on SQLite the claiming transaction holds
+// the write lock (one writer at a time).
+func (db *DB) ClaimOutbox(ctx context.Context, limit int, now time.Time, lease time.Duration) ([]*yipanqi.OutboxItem, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	t := db.dialect.timeArg
+	var out []*yipanqi.OutboxItem
+	err := db.inTx(ctx, func(qq q) error {
+		rows, err := qq.query(ctx, `UPDATE outbox SET claimed_until = ? WHERE id IN (
+			SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt <= ?
+				AND (claimed_until IS NULL OR claimed_until <= ?)
+			ORDER BY next_attempt, id LIMIT ?`+db.dialect.skipLocked()+`)
+			RETURNING `+outboxColumns,
+			t(now.Add(lease)), t(now), t(now), limit)
+		if err != nil {
+			return fmt.Errorf("claim outbox: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			it := &yipanqi.OutboxItem{}
+			if err := rows.Scan(&it.ID, &it.MessageID, &it.Subject, &it.Body, &it.Attempts, timeCol{&it.NextAttempt},
+				&it.LastError, timeCol{&it.CreatedAt}, timeCol{&it.SentAt}); err != nil {
+				return fmt.Errorf("claim outbox: %w", err)
+			}
+			out = append(out, it)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// MarkSent records that the outbox rows with the ids were published (stored by the
+// destination stream) at `at`. Marking a row twice keeps the first time.
+func (db *DB) MarkSent(ctx context.Context, ids []int64, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{db.dialect.timeArg(at)}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := db.q().exec(ctx, "UPDATE outbox SET sent_at = ?, claimed_until = NULL WHERE sent_at IS NULL AND id IN (?"+
+		strings.Repeat(", ?", len(ids)-1)+")", args...)
+	if err != nil {
+		return fmt.Errorf("mark sent: %w", err)
+	}
+	return nil
+}
+
+// MarkFailed records a failed publish of the outbox row: attempts+1, the error text, and the
+// next attempt at next (the relay's backoff); the claim is released.
+func (db *DB) MarkFailed(ctx context.Context, id int64, lastError string, next time.Time) error {
+	if len(lastError) > 1000 {
+		lastError = lastError[:1000]
+	}
+	_, err := db.q().exec(ctx, "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt = ?, claimed_until = NULL WHERE id = ? AND sent_at IS NULL",
+		lastError, db.dialect.timeArg(next), id)
+	if err != nil {
+		return fmt.Errorf("mark failed %d: %w", id, err)
+	}
+	return nil
+}
+
+// Outbox returns the outbox row of the message id. ENOTFOUND when there is none.
+func (db *DB) Outbox(ctx context.Context, messageID string) (*yipanqi.OutboxItem, error) {
+	it := &yipanqi.OutboxItem{}
+	err := db.q().row(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE message_id = ?", messageID).Scan(
+		&it.ID, &it.MessageID, &it.Subject, &it.Body, &it.Attempts, timeCol{&it.NextAttempt},
+		&it.LastError, timeCol{&it.CreatedAt}, timeCol{&it.SentAt})
+	if err != nil {
+		return nil, notFound(fmt.Errorf("outbox %s: %w", messageID, err), "发件箱中没有消息“%s”", messageID)
+	}
+	return it, nil
+}
+
+// DeadLetter keeps a dead letter in a transaction of its own; see Tx.DeadLetter.
+func (db *DB) DeadLetter(ctx context.Context, d *yipanqi.DeadLetter) (added bool, err error) {
+	err = db.InTx(ctx, func(tx *Tx) error {
+		added, err = tx.DeadLetter(ctx, d)
+		return err
+	})
+	return added, err
+}
+
+// DeadLetters returns the newest dead letters, newest first, for administrators; limit 0
+// means 100.
+func (db *DB) DeadLetters(ctx context.Context, limit int) ([]*yipanqi.DeadLetter, error) {
+	rows, err := db.q().query(ctx, `SELECT id, message_id, source, subject, reason, body, notice_id, received_at
+		FROM dead_letters ORDER BY id DESC LIMIT ?`, pageLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("dead letters: %w", err)
+	}
+	defer rows.Close()
+	var out []*yipanqi.DeadLetter
+	for rows.Next() {
+		d := &yipanqi.DeadLetter{}
+		if err := rows.Scan(&d.ID, &d.MessageID, &d.Source, &d.Subject, &d.Reason, &d.Body, &d.NoticeID, timeCol{&d.ReceivedAt}); err != nil {
+			return nil, fmt.Errorf("dead letters: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// CaseMessages returns the message log of a case held by a unit in scope, oldest first.
+// ENOTFOUND when the case is not in scope; EFORBIDDEN for the zero Scope.
+func (db *DB) CaseMessages(ctx context.Context, scope yipanqi.Scope, caseID string) ([]*LoggedMessage, error) {
+	if _, err := db.FindCase(ctx, scope, caseID); err != nil {
+		return nil, err
+	}
+	rows, err := db.q().query(ctx, "SELECT "+messageColumns+" FROM messages WHERE case_id = ? ORDER BY recorded_at, direction, id", caseID)
+	if err != nil {
+		return nil, fmt.Errorf("case messages: %w", err)
+	}
+	defer rows.Close()
+	var out []*LoggedMessage
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("case messages: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// ExchangeStats returns the outbox depth, the age at now of the oldest unsent message and
+// the number of dead letters.
+func (db *DB) ExchangeStats(ctx context.Context, now time.Time) (yipanqi.ExchangeStats, error) {
+	var s yipanqi.ExchangeStats
+	var oldest time.Time
+	if err := db.q().row(ctx, "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sent_at IS NULL").Scan(&s.OutboxDepth, timeCol{&oldest}); err != nil {
+		return s, fmt.Errorf("exchange stats: outbox: %w", err)
+	}
+	if !oldest.IsZero() && now.After(oldest) {
+		s.OldestUnsentAge = now.Sub(oldest)
+	}
+	if err := db.q().row(ctx, "SELECT COUNT(*) FROM dead_letters").Scan(&s.DeadLetters); err != nil {
+		return s, fmt.Errorf("exchange stats: dead letters: %w", err)
+	}
+	return s, nil
+}
