@@ -1,0 +1,454 @@
+package exchange
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"yipanqi"
+	"yipanqi/calendar"
+	"yipanqi/sqlstore"
+)
+
+// Message types of the engine itself, besides the catalog's case types. Neither is ever
+// receipted or rejected in turn, so two nodes cannot answer each other forever.
+const (
+	// TypeReceipt is the receiver's signed receipt of a request or a reply. Its time is the
+	// time of receipt, from which the deadline runs.
+	TypeReceipt = "receipt"
+	// TypeRejected tells the sender that a message was dead-lettered, and why.
+	TypeRejected = "rejected"
+)
+
+// messageVersion is the version every type is sent with for now (cn.ypq.<type>.v1).
+const messageVersion = 1
+
+// CaseType is what the engine needs to know of a catalog type: its deadline, the data fields
+// a request must carry and the replies it accepts. The full catalog (ARCHITECTURE §2) will
+// fill a CaseTypes table with more; the engine reads only these.
+type CaseType struct {
+	Name     string        // e.g. "verify.identity"
+	Deadline calendar.Rule // from the time of receipt; the zero Rule means no deadline
+	Required []string      // fields of the request that must be non-empty strings
+	Replies  []string      // values a reply's "reply" may take; empty: the type takes no reply
+}
+
+// CaseTypes is the table of types a node accepts, by name. A request of a type not in it is
+// dead-lettered as unknown.
+type CaseTypes map[string]CaseType
+
+// DefaultCaseTypes is the table until the catalog replaces it: verify.identity (15 working
+// days) and verify.urgent (24 hours), both about a person named by id_number.
+func DefaultCaseTypes() CaseTypes {
+	replies := []string{"confirmed", "corrected", "not_found"}
+	return CaseTypes{
+		"verify.identity": {Name: "verify.identity", Deadline: calendar.Rule{WorkingDays: 15},
+			Required: []string{"id_number"}, Replies: replies},
+		"verify.urgent": {Name: "verify.urgent", Deadline: calendar.Rule{Hours: 24},
+			Required: []string{"id_number"}, Replies: replies},
+	}
+}
+
+// EventKind names what happened in an Event.
+type EventKind string
+
+// Event kinds, each reported after its transaction committed.
+const (
+	EventSent       EventKind = "sent"        // an outgoing case was stored with its message
+	EventReceived   EventKind = "received"    // an incoming case was created and receipted
+	EventReceipt    EventKind = "receipt"     // the receiver's receipt was recorded on an outgoing case
+	EventReplied    EventKind = "replied"     // a reply was recorded on an outgoing case
+	EventReplySent  EventKind = "reply_sent"  // this node answered an incoming case
+	EventRejected   EventKind = "rejected"    // a rejection notice was recorded (case rejected if it was a request)
+	EventDeadLetter EventKind = "dead_letter" // a received message was dead-lettered
+	EventDuplicate  EventKind = "duplicate"   // a message already applied came again and was acknowledged
+)
+
+// Event is one step of the exchange, for metrics, logs and tests.
+type Event struct {
+	Kind      EventKind
+	CaseID    string // the local case, "" when none
+	MessageID string // the envelope id of the message concerned
+	Reason    string // for rejected and dead_letter: the reason (Chinese)
+}
+
+// NodeConfig wires a node's exchange engine.
+type NodeConfig struct {
+	Code      string             // this node's province code, e.g. "44". Required.
+	Store     *sqlstore.DB       // Required.
+	Transport *Transport         // connected as Code. Required.
+	Key       *PrivateKey        // this node's signing key. Required.
+	Trust     *TrustList         // the region's trust list. Required.
+	Calendar  *calendar.Calendar // default calendar.New()
+	Types     CaseTypes          // default DefaultCaseTypes()
+	Now       func() time.Time   // default time.Now
+	Logger    *slog.Logger       // default slog.Default()
+	// OnEvent, if set, is called after each step commits. It must not block for long.
+	OnEvent func(Event)
+
+	// RelayBatch is how many outbox rows the relay claims and publishes at a time; default 256.
+	RelayBatch int
+	// RelayPoll is how often the relay looks at the outbox when nothing woke it (a message
+	// enqueued by another replica, a retry coming due); default 200ms.
+	RelayPoll time.Duration
+	// Lease is how long a claimed outbox row stays with the relay that claimed it; a relay
+	// that dies leaves its rows to another after this. Default 1 minute — well above
+	// TransportConfig.PublishTimeout.
+	Lease time.Duration
+	// Backoff says when a failed publish is tried again, given how many times it failed;
+	// default 1s doubling to 5 minutes.
+	Backoff func(attempts int) time.Duration
+	// Consumers is how many goroutines handle incoming messages (verification and signing
+	// use the CPU); default 2.
+	Consumers int
+}
+
+// Node is one province's exchange engine: it sends cases (Send, Reply), publishes the
+// outbox (RunRelay) and handles what arrives (Handle, RunConsumer). Several Nodes of the same
+// code may share one PostgreSQL database (replicas); see docs/exchange-engine.md.
+type Node struct {
+	cfg   NodeConfig
+	code  string
+	db    *sqlstore.DB
+	tr    *Transport
+	log   *slog.Logger
+	scope yipanqi.Scope
+	wake  chan struct{}
+
+	published, duplicates, failed atomic.Int64
+}
+
+// NewNode checks cfg and returns the node. EINVALID when a required part is missing or the
+// key is not the node's.
+func NewNode(cfg NodeConfig) (*Node, error) {
+	switch {
+	case !validNodeCode(cfg.Code):
+		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "node", "节点代码“%s”无效，应为两位省级代码", cfg.Code)
+	case cfg.Store == nil || cfg.Transport == nil || cfg.Trust == nil:
+		return nil, yipanqi.Errorf(yipanqi.EINVALID, "节点 %s 缺少数据库、NATS 连接或信任列表", cfg.Code)
+	case cfg.Key == nil || cfg.Key.Node != cfg.Code:
+		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "key", "节点 %s 的签名密钥缺失或不属于本节点", cfg.Code)
+	case cfg.Transport.Node() != cfg.Code:
+		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "node", "NATS 连接属于节点 %s，不是 %s", cfg.Transport.Node(), cfg.Code)
+	}
+	if cfg.Calendar == nil {
+		cfg.Calendar = calendar.New()
+	}
+	if cfg.Types == nil {
+		cfg.Types = DefaultCaseTypes()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RelayBatch <= 0 {
+		cfg.RelayBatch = 256
+	}
+	if cfg.RelayPoll <= 0 {
+		cfg.RelayPoll = 200 * time.Millisecond
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = time.Minute
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.Consumers <= 0 {
+		cfg.Consumers = 2
+	}
+	scope, err := yipanqi.NewScope(cfg.Code)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{
+		cfg: cfg, code: cfg.Code, db: cfg.Store, tr: cfg.Transport, scope: scope,
+		log:  cfg.Logger.With("node", cfg.Code),
+		wake: make(chan struct{}, 1),
+	}, nil
+}
+
+// DefaultBackoff is the default NodeConfig.Backoff: 1s after the first failure, doubling up
+// to 5 minutes.
+func DefaultBackoff(attempts int) time.Duration {
+	d := time.Second
+	for i := 1; i < attempts && d < 5*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Minute)
+}
+
+// Code returns the node's code.
+func (n *Node) Code() string { return n.code }
+
+func (n *Node) now() time.Time { return n.cfg.Now().UTC() }
+
+func (n *Node) emit(ev Event) {
+	if n.cfg.OnEvent != nil {
+		n.cfg.OnEvent(ev)
+	}
+}
+
+// nudge wakes the relay: something was just put in the outbox.
+func (n *Node) nudge() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the relay and the consumers until ctx ends; it returns nil then, or the first
+// error that stops one of them (the others are stopped too).
+func (n *Node) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, run := range []func(context.Context) error{n.RunRelay, n.RunConsumer} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil {
+				errs <- err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// systemActor is the actor of the audit entries the engine writes.
+const systemActor = "system:exchange"
+
+// requestData is the envelope data of a case request and of a reply. The catalog's fields
+// travel in Fields; FromUnit is the sending unit, to which replies are addressed.
+type requestData struct {
+	FromUnit string          `json:"from_unit"`
+	Reply    string          `json:"reply,omitempty"`
+	Fields   json.RawMessage `json:"fields"`
+}
+
+// receiptData is the envelope data of a receipt.
+type receiptData struct {
+	MessageID      string `json:"message_id"`
+	ReceivedAt     string `json:"received_at"`
+	DueAt          string `json:"due_at,omitempty"`
+	DueProvisional bool   `json:"due_provisional,omitempty"`
+}
+
+// rejectedData is the envelope data of a rejection notice.
+type rejectedData struct {
+	MessageID string `json:"message_id"`
+	Code      string `json:"code"`
+	Field     string `json:"field,omitempty"`
+	Reason    string `json:"reason"`
+}
+
+// seal builds, signs and encodes an envelope from this node.
+func (n *Node) seal(typ, subject, dest, unit, replyTo string, at time.Time, data any) (*Envelope, []byte, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("exchange: marshal %s data: %w", typ, err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, nil, fmt.Errorf("exchange: new message id: %w", err)
+	}
+	e := &Envelope{
+		ID: id.String(), Source: NodeSource(n.code), Type: EventType(typ, messageVersion), Subject: subject,
+		Time: at, Dest: dest, Unit: unit, ReplyTo: replyTo, Data: raw,
+	}
+	if err := Sign(e, n.cfg.Key); err != nil {
+		return nil, nil, err
+	}
+	body, err := e.Encode()
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, body, nil
+}
+
+// outMessage is the message-log entry of an envelope this node sends.
+func (n *Node) outMessage(e *Envelope, typ, caseID string, body []byte) *yipanqi.Message {
+	return &yipanqi.Message{ID: e.ID, CaseID: caseID, Direction: yipanqi.Outgoing, Type: typ,
+		Source: n.code, Dest: e.Dest, Body: body}
+}
+
+// checkFields checks that fields is a JSON object holding the type's required fields as
+// non-empty strings, and returns the person's ID number if there is one. The error is
+// EINVALID naming the field, in Chinese.
+func checkFields(ct CaseType, fields json.RawMessage) (idNumber string, err error) {
+	var obj map[string]any
+	if len(fields) == 0 || json.Unmarshal(fields, &obj) != nil || obj == nil {
+		return "", yipanqi.FieldErrorf(yipanqi.EINVALID, "fields", "案件数据 fields 须为 JSON 对象")
+	}
+	for _, f := range ct.Required {
+		if s, ok := obj[f].(string); !ok || s == "" {
+			return "", yipanqi.FieldErrorf(yipanqi.EINVALID, f, "%s 类案件缺少必填字段 %s", ct.Name, f)
+		}
+	}
+	idNumber, _ = obj["id_number"].(string)
+	return idNumber, nil
+}
+
+// Send opens case c — Type, OrgUnit (the sending unit of this node), PeerNode and PeerUnit
+// (the addressed node and unit) are required — with the catalog fields: it builds and signs
+// the request, and stores the case (state sent, ID a new UUIDv7), the message, its outbox row
+// and the audit entry in one transaction; the relay publishes it. EINVALID for an unknown
+// type, a missing field or a bad unit.
+func (n *Node) Send(ctx context.Context, c *yipanqi.Case, fields json.RawMessage) error {
+	ct, ok := n.cfg.Types[c.Type]
+	if !ok {
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "type", "未知的案件类型“%s”", c.Type)
+	}
+	if !n.scope.Contains(c.OrgUnit) || !yipanqi.ValidDivisionCode(c.OrgUnit) {
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "org_unit", "发文单位“%s”不属于本节点 %s", c.OrgUnit, n.code)
+	}
+	if !validNodeCode(c.PeerNode) || !yipanqi.ValidDivisionCode(c.PeerUnit) || c.PeerUnit[:2] != c.PeerNode {
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "peer_unit", "受理单位“%s”不在目的节点“%s”的辖区内", c.PeerUnit, c.PeerNode)
+	}
+	idNumber, err := checkFields(ct, fields)
+	if err != nil {
+		return err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("exchange: send: %w", err)
+	}
+	c.ID, c.Direction, c.State, c.Data, c.PersonIDNumber = id.String(), yipanqi.Outgoing, yipanqi.CaseSent, fields, idNumber
+	c.ReceivedAt, c.DueAt = time.Time{}, time.Time{}
+	e, body, err := n.seal(c.Type, c.ID, c.PeerNode, c.PeerUnit, "", n.now(),
+		requestData{FromUnit: c.OrgUnit, Fields: fields})
+	if err != nil {
+		return err
+	}
+	err = n.db.SendCase(ctx, c, n.outMessage(e, c.Type, c.ID, body), Hash(e), Subject(c.PeerNode, n.code, c.Type),
+		&yipanqi.AuditEntry{Actor: actorOf(ctx), Action: "case.sent", Object: c.ID, OrgUnit: c.OrgUnit,
+			Reason: "发往 " + c.PeerUnit})
+	if err != nil {
+		return fmt.Errorf("exchange: send %s: %w", c.Type, err)
+	}
+	n.nudge()
+	n.emit(Event{Kind: EventSent, CaseID: c.ID, MessageID: e.ID})
+	return nil
+}
+
+// actorOf names the user in ctx for the audit log, or the engine.
+func actorOf(ctx context.Context) string {
+	if u := yipanqi.UserFromContext(ctx); u != nil {
+		return u.Username
+	}
+	return systemActor
+}
+
+// Reply answers the incoming case caseID with reply (one of the type's Replies) and the
+// catalog fields of the answer: the reply carries ypqreplyto = Hash of the request and goes
+// to the unit that sent it. The case becomes replied in the same transaction. ENOTFOUND for
+// an unknown case; EINVALID for a reply the type does not take; ECONFLICT when the case is
+// not open (already replied, rejected, closed).
+func (n *Node) Reply(ctx context.Context, caseID, reply string, fields json.RawMessage) error {
+	if len(fields) == 0 {
+		fields = json.RawMessage("{}")
+	}
+	var obj map[string]any
+	if json.Unmarshal(fields, &obj) != nil || obj == nil {
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "fields", "答复数据 fields 须为 JSON 对象")
+	}
+	var sent *Envelope
+	err := n.db.InTx(ctx, func(tx *sqlstore.Tx) error {
+		c, err := tx.Case(ctx, caseID, yipanqi.Incoming)
+		if err != nil {
+			return err
+		}
+		ct, ok := n.cfg.Types[c.Type]
+		if !ok || !contains(ct.Replies, reply) {
+			return yipanqi.FieldErrorf(yipanqi.EINVALID, "reply", "“%s”不是 %s 类案件的答复选项", reply, c.Type)
+		}
+		req, err := tx.RequestMessage(ctx, caseID, yipanqi.Incoming, c.Type)
+		if err != nil {
+			return err
+		}
+		re, err := Decode(req.Body)
+		if err != nil {
+			return fmt.Errorf("exchange: reply: stored request %s: %w", req.ID, err)
+		}
+		var rd requestData
+		if err := json.Unmarshal(re.Data, &rd); err != nil {
+			return fmt.Errorf("exchange: reply: stored request %s data: %w", req.ID, err)
+		}
+		ok, err = tx.SetCaseState(ctx, caseID, yipanqi.Incoming, yipanqi.CaseReplied, yipanqi.CaseDelivered, yipanqi.CaseInProgress)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return yipanqi.Errorf(yipanqi.ECONFLICT, "案件“%s”当前状态为 %s，不能答复", caseID, c.State)
+		}
+		// The reply names the case by the request's subject: the sender's case id.
+		e, body, err := n.seal(c.Type, re.Subject, c.PeerNode, rd.FromUnit, req.Hash, n.now(),
+			requestData{FromUnit: c.OrgUnit, Reply: reply, Fields: fields})
+		if err != nil {
+			return err
+		}
+		if err := tx.Enqueue(ctx, n.outMessage(e, c.Type, caseID, body), Hash(e), e.ReplyTo, Subject(c.PeerNode, n.code, c.Type)); err != nil {
+			return err
+		}
+		sent = e
+		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: actorOf(ctx), Action: "case.replied", Object: caseID,
+			OrgUnit: c.OrgUnit, Reason: "答复：" + reply})
+	})
+	if err != nil {
+		return fmt.Errorf("exchange: reply to %s: %w", caseID, err)
+	}
+	n.nudge()
+	n.emit(Event{Kind: EventReplySent, CaseID: caseID, MessageID: sent.ID})
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// localCaseNS derives the id of the incoming copy of a case between two units of the same
+// node, whose outgoing copy already holds the sender's id.
+var localCaseNS = uuid.MustParse("6f1d3c1e-5b0a-4c43-9a57-9d1a3e1c0b44")
+
+// incomingCaseID is the local id of the case a request from src with subject opens: the
+// sender's id, the same on both nodes, except inside one node where it is derived from it.
+func (n *Node) incomingCaseID(src, subject string) string {
+	if src != n.code {
+		return subject
+	}
+	return uuid.NewSHA1(localCaseNS, []byte(subject)).String()
+}
+
+// refusal marks a message the engine refuses for what it says, as opposed to a failure of
+// the store: it is dead-lettered, not retried.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+func refuse(code, field, format string, args ...any) error {
+	return &refusal{yipanqi.FieldErrorf(code, field, format, args...)}
+}
+
+func isRefusal(err error) (*refusal, bool) {
+	var r *refusal
+	ok := errors.As(err, &r)
+	return r, ok
+}

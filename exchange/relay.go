@@ -1,0 +1,111 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// RelayStats counts what this node's relay did since it started.
+type RelayStats struct {
+	Published  int64 // stored by the destination stream for the first time
+	Duplicates int64 // the stream already had the id (a re-publish after a crash or a lost ack)
+	Failed     int64 // publishes that failed and were scheduled again
+}
+
+// RelayStats returns the relay's counters.
+func (n *Node) RelayStats() RelayStats {
+	return RelayStats{Published: n.published.Load(), Duplicates: n.duplicates.Load(), Failed: n.failed.Load()}
+}
+
+// RunRelay publishes the outbox until ctx ends, and returns nil then. Each round claims up to
+// RelayBatch due rows (leased for Lease), publishes them with one PublishBatch (one round
+// trip per MaxPending messages, not per message), marks the stored ones sent in one
+// statement and schedules each failed one again after Backoff. A full batch is followed by
+// the next at once; otherwise the relay waits until Send, Reply or the consumer enqueues
+// something in this process, or RelayPoll passes (for rows of other replicas and retries).
+// Store errors are logged and retried after RelayPoll: the rows stay in the outbox.
+func (n *Node) RunRelay(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		k, err := n.RelayOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			n.log.Warn("outbox relay", "err", err)
+		}
+		if err == nil && k == n.cfg.RelayBatch {
+			continue
+		}
+		timer.Reset(n.cfg.RelayPoll)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-n.wake:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// RelayOnce runs one round of the relay and returns how many rows it claimed.
+func (n *Node) RelayOnce(ctx context.Context) (int, error) {
+	now := n.now()
+	items, err := n.db.ClaimOutbox(ctx, n.cfg.RelayBatch, now, n.cfg.Lease)
+	if err != nil || len(items) == 0 {
+		return 0, err
+	}
+	out := make([]Outgoing, 0, len(items))
+	idx := make([]int, 0, len(items)) // out[i] is items[idx[i]]
+	var sent []int64
+	for i, it := range items {
+		dst, _, typ, err := ParseSubject(it.Subject)
+		if err != nil {
+			// Cannot happen for rows the engine wrote; keep the row and say so.
+			n.fail(ctx, it.ID, it.Attempts, err)
+			continue
+		}
+		out = append(out, Outgoing{Dst: dst, Type: typ, MsgID: it.MessageID, Body: it.Body})
+		idx = append(idx, i)
+	}
+	res, perr := n.tr.PublishBatch(ctx, out)
+	if perr != nil && ctx.Err() != nil {
+		// Stopping: what was not confirmed stays claimed until the lease ends, then another
+		// relay publishes it again; JetStream or the receiver's inbox absorbs a double.
+		return len(items), nil
+	}
+	for i, r := range res {
+		it := items[idx[i]]
+		switch {
+		case r.Err != nil:
+			n.fail(ctx, it.ID, it.Attempts, r.Err)
+		case r.Dup:
+			n.duplicates.Add(1)
+			sent = append(sent, it.ID)
+		default:
+			n.published.Add(1)
+			sent = append(sent, it.ID)
+		}
+	}
+	if err := n.db.MarkSent(ctx, sent, n.now()); err != nil {
+		// Published but not marked: the rows come back after the lease and are published
+		// again, which JetStream's duplicate window or the receiver's inbox absorbs.
+		return len(items), fmt.Errorf("outbox relay: mark %d sent: %w", len(sent), err)
+	}
+	return len(items), nil
+}
+
+func (n *Node) fail(ctx context.Context, id int64, attempts int, cause error) {
+	n.failed.Add(1)
+	next := n.now().Add(n.cfg.Backoff(attempts + 1))
+	if err := n.db.MarkFailed(ctx, id, cause.Error(), next); err != nil {
+		n.log.Warn("outbox relay: mark failed", "outbox_id", id, "err", err)
+	}
+}
