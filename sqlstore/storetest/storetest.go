@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"CaseScope", testCaseScope},
 		{"AuditChain", testAuditChain},
 		{"Exchange", runExchange},
+		{"Stats", testStats},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
