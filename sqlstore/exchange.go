@@ -196,7 +196,7 @@ func (tx *Tx) MessageByHash(ctx context.Context, hash string, dir yipanqi.Direct
 	if hash == "" {
 		return nil, yipanqi.Errorf(yipanqi.ENOTFOUND, "未找到所引用的消息")
 	}
-	m, err := scanMessage(tx.q.row(ctx, "SELECT "+messageColumns+" FROM messages WHERE hash = ? AND direction = ? ORDER BY recorded_at LIMIT 1",
+	m, err := scanMessage(tx.q.row(ctx, "SELECT "+messageColumns+" FROM messages WHERE hash = ? AND hash <> '' AND direction = ? ORDER BY recorded_at LIMIT 1",
 		hash, string(dir)))
 	if err != nil {
 		return nil, notFound(fmt.Errorf("message by hash: %w", err), "未找到所引用的消息")
