@@ -58,6 +58,7 @@ func commands() map[string]command {
 		"export":   {"导出流动人口登记表：export people --db DSN -o FILE", runExport},
 		"keys":     {"节点密钥与信任列表：keys gen --node CODE | keys trust ...", runKeys},
 		"gen":      {"生成合成人口数据：gen people --province CODE --count N --seed S -o FILE", runGen},
+		"stats":    {"流动人口月报与流向矩阵：stats --db DSN --month YYYY-MM --unit CODE | stats snapshot | stats matrix", runStats},
 	}
 }
 
