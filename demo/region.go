@@ -1,0 +1,371 @@
+// Package demo runs the whole Pan-PRD region on one machine: one embedded NATS JetStream
+// server, the 11 provincial nodes each with its own SQLite store, keys and a signed trust
+// list, a synthetic population per province, and live exchange traffic — identity checks
+// (verify.identity) from the province where a person lives to the province of the person's
+// hukou, answered after a short simulated working delay — with a status page per node.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"yipanqi"
+	"yipanqi/division"
+	"yipanqi/exchange"
+	"yipanqi/internal/natsembed"
+	"yipanqi/sqlstore"
+	"yipanqi/synth"
+	"yipanqi/web"
+)
+
+// Config says how to run the demo.
+type Config struct {
+	Dir  string         // data directory: DIR/nats, DIR/keys, DIR/<code>/node.db. Required.
+	Tree *division.Tree // the administrative divisions. Required.
+	// Populate, if set, fills the store of node code (dsn "sqlite:DIR/<code>/node.db") with
+	// its population before the node starts. The command imports a generated register
+	// through the township import.
+	Populate func(ctx context.Context, code, dsn string) error
+
+	Rate  float64       // new cases per second over the whole region; 0 sends none
+	For   time.Duration // how long to send; 0 until ctx ends
+	Drain time.Duration // how long at most to wait for cases in flight once sending stops; default 30s
+
+	// ReplyDelay is the simulated working time before the hometown answers: a uniform draw
+	// in [ReplyDelay[0], ReplyDelay[1]]; default 0.2s to 2s.
+	ReplyDelay [2]time.Duration
+
+	HTTP     string        // listen address of the status pages, "" for none; e.g. 127.0.0.1:8044
+	NATSPort int           // port of the embedded NATS server; 0 picks a free one
+	Progress time.Duration // interval of the progress line on Out; 0 means 10s, negative none
+	Out      io.Writer     // where addresses, progress and the summary go; default io.Discard
+	Logger   *slog.Logger  // the engines' log; default warnings and errors to stderr
+	Now      func() time.Time
+}
+
+// Node is one province's node in the demo.
+type Node struct {
+	Code, Name string
+	DB         *sqlstore.DB
+	Transport  *exchange.Transport
+	Engine     *exchange.Node
+	Status     *web.Node
+
+	scope   yipanqi.Scope
+	targets []target // people it holds whose hometown is another node
+
+	// Counted from the engine's events during this run.
+	sent, received, receipts, replied, replySent, deadLetters atomic.Int64
+}
+
+// Region is the running demo.
+type Region struct {
+	cfg    Config
+	Nodes  []*Node // in the order of synth.Provinces
+	byCode map[string]*Node
+	NATS   *server.Server
+	Keys   *Keys
+	// HTTPAddr is the status pages' address once listening, "" when there is no HTTP server.
+	HTTPAddr string
+
+	admin   *exchange.Transport
+	httpSrv *http.Server
+	ctx     context.Context // the engines' context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	replies *replier
+	runErr  chan error
+}
+
+// caseTypes is the table the demo's engines use.
+var caseTypes = exchange.DefaultCaseTypes()
+
+// Start builds and starts the region: keys and trust list, the embedded NATS server and its
+// streams, each node's store (populated, given its org units) and engine, the replier and the
+// HTTP server. Close stops it.
+func Start(ctx context.Context, cfg Config) (r *Region, err error) {
+	if cfg.Dir == "" || cfg.Tree == nil {
+		return nil, errors.New("demo: Dir and Tree are required")
+	}
+	if cfg.Drain <= 0 {
+		cfg.Drain = 30 * time.Second
+	}
+	if cfg.ReplyDelay == [2]time.Duration{} {
+		cfg.ReplyDelay = [2]time.Duration{200 * time.Millisecond, 2 * time.Second}
+	}
+	if cfg.Progress == 0 {
+		cfg.Progress = 10 * time.Second
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	codes := synth.Provinces()
+	names := map[string]string{}
+	for _, code := range codes {
+		d, err := cfg.Tree.Lookup(code)
+		if err != nil {
+			return nil, err
+		}
+		names[code] = shortName(d.Name)
+	}
+
+	rctx, stop := context.WithCancel(context.Background())
+	r = &Region{cfg: cfg, byCode: map[string]*Node{}, ctx: rctx, stop: stop, runErr: make(chan error, len(codes))}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+
+	// Populations first: an import holds its store's write lock, and nothing else runs yet.
+	for _, code := range codes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Join(cfg.Dir, code), 0o755); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		if cfg.Populate != nil {
+			if err := cfg.Populate(ctx, code, nodeDSN(cfg.Dir, code)); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	if r.Keys, err = MakeKeys(filepath.Join(cfg.Dir, "keys"), codes, names, cfg.Now()); err != nil {
+		return nil, err
+	}
+	if r.NATS, err = natsembed.Start(natsembed.Options{Port: cfg.NATSPort, StoreDir: filepath.Join(cfg.Dir, "nats"),
+		Name: "yipanqi-demo"}); err != nil {
+		return nil, err
+	}
+	url := r.NATS.ClientURL()
+	if r.admin, err = exchange.Connect(ctx, exchange.TransportConfig{URL: url, Node: "region", Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	if err := r.admin.EnsureStreams(ctx, codes, 1); err != nil {
+		return nil, err
+	}
+	r.replies = newReplier(r)
+
+	for _, code := range codes {
+		n, err := r.openNode(ctx, code, names[code], url)
+		if err != nil {
+			return nil, fmt.Errorf("demo: node %s: %w", code, err)
+		}
+		r.Nodes = append(r.Nodes, n)
+		r.byCode[code] = n
+	}
+	for _, n := range r.Nodes {
+		if err := r.loadTargets(ctx, n); err != nil {
+			return nil, fmt.Errorf("demo: node %s: %w", n.Code, err)
+		}
+	}
+	// Engines start only when every node is there: a request may be answered at once.
+	for _, n := range r.Nodes {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			if err := n.Engine.Run(r.ctx); err != nil {
+				r.runErr <- fmt.Errorf("demo: node %s: %w", n.Code, err)
+			}
+		}()
+	}
+	r.replies.start()
+	// Cases a previous run received and did not answer get their answer now.
+	for _, n := range r.Nodes {
+		if err := r.replies.resume(ctx, n); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.HTTP != "" {
+		if err := r.serveHTTP(); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func nodeDSN(dir, code string) string { return "sqlite:" + filepath.Join(dir, code, "node.db") }
+
+// shortName drops the 省/市/自治区 suffix the trust list and pages do not need: 广东省 → 广东,
+// 广西壮族自治区 → 广西.
+func shortName(name string) string {
+	r := []rune(name)
+	switch {
+	case len(r) > 2 && (string(r[len(r)-3:]) == "自治区"):
+		return string(r[:2])
+	case len(r) > 2 && (r[len(r)-1] == '省' || r[len(r)-1] == '市'):
+		return string(r[:len(r)-1])
+	}
+	return name
+}
+
+// openNode opens a node's store, gives it its org units, connects its transport and makes
+// its engine and status page.
+func (r *Region) openNode(ctx context.Context, code, name, url string) (*Node, error) {
+	db, err := sqlstore.Open(ctx, nodeDSN(r.cfg.Dir, code))
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Code: code, Name: name, DB: db}
+	if n.scope, err = yipanqi.NewScope(code); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := r.orgUnits(ctx, n); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if n.Transport, err = exchange.Connect(ctx, exchange.TransportConfig{URL: url, Node: code, Logger: r.cfg.Logger}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	n.Engine, err = exchange.NewNode(exchange.NodeConfig{
+		Code: code, Store: db, Transport: n.Transport, Key: r.Keys.Nodes[code], Trust: r.Keys.Trust,
+		Types: caseTypes, Now: r.cfg.Now, Logger: r.cfg.Logger, OnEvent: func(ev exchange.Event) { r.onEvent(n, ev) },
+		RelayPoll: 100 * time.Millisecond,
+	})
+	if err != nil {
+		n.close()
+		return nil, err
+	}
+	health, lag, err := web.NATSProbes(n.Transport)
+	if err != nil {
+		n.close()
+		return nil, err
+	}
+	n.Status = &web.Node{Code: code, Name: name, Store: db, Types: typeNames(), NATS: health, InboxLag: lag, Now: r.cfg.Now}
+	return n, nil
+}
+
+func (n *Node) close() {
+	if n.Transport != nil {
+		n.Transport.Close()
+	}
+	n.DB.Close()
+}
+
+func typeNames() []string {
+	var out []string
+	for name := range caseTypes {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// orgUnits gives the node an org unit for its province and every city, county and township
+// in it — the units a case can be addressed to (the hometown county or township of a hukou
+// code). It is skipped when the last of them is already there.
+func (r *Region) orgUnits(ctx context.Context, n *Node) error {
+	var units []yipanqi.OrgUnit
+	var walk func(code string, depth int) error
+	walk = func(code string, depth int) error {
+		kids, err := r.cfg.Tree.Children(code)
+		if err != nil {
+			return err
+		}
+		for _, k := range kids {
+			units = append(units, yipanqi.OrgUnit{Code: k.Code, Name: k.Name, ParentCode: code, Active: true})
+			if depth < 3 {
+				if err := walk(k.Code, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	units = append(units, yipanqi.OrgUnit{Code: n.Code, Name: n.Name, Active: true})
+	if err := walk(n.Code, 1); err != nil {
+		return err
+	}
+	if _, err := n.DB.OrgUnit(ctx, units[len(units)-1].Code); err == nil {
+		return nil
+	}
+	return n.DB.UpsertOrgUnits(ctx, units)
+}
+
+// serveHTTP starts one HTTP server: the region's index at "/" and each node under "/<code>/".
+func (r *Region) serveHTTP() error {
+	mux := http.NewServeMux()
+	var nodes []*web.Node
+	for _, n := range r.Nodes {
+		nodes = append(nodes, n.Status)
+		mux.Handle("/"+n.Code+"/", http.StripPrefix("/"+n.Code, web.Handler(n.Status)))
+	}
+	mux.Handle("/", web.Index("一盘棋 · 泛珠三角区域演示", nodes))
+	l, err := net.Listen("tcp", r.cfg.HTTP)
+	if err != nil {
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "http", "状态页无法监听 %s：%v", r.cfg.HTTP, err)
+	}
+	r.HTTPAddr = l.Addr().String()
+	r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = r.httpSrv.Serve(l) }()
+	return nil
+}
+
+// Err returns a channel that gets an error if a node's engine stops on its own.
+func (r *Region) Err() <-chan error { return r.runErr }
+
+// Close stops the HTTP server, the replier, the engines, the transports, the NATS server and
+// the stores, in that order.
+func (r *Region) Close() {
+	if r.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = r.httpSrv.Shutdown(ctx)
+		cancel()
+	}
+	r.stop()
+	if r.replies != nil {
+		r.replies.wait()
+	}
+	r.wg.Wait()
+	for _, n := range r.Nodes {
+		n.close()
+	}
+	if r.admin != nil {
+		r.admin.Close()
+	}
+	if r.NATS != nil {
+		natsembed.Shutdown(r.NATS)
+	}
+}
+
+// onEvent counts the engine's events and hands received requests to the replier.
+func (r *Region) onEvent(n *Node, ev exchange.Event) {
+	switch ev.Kind {
+	case exchange.EventSent:
+		n.sent.Add(1)
+	case exchange.EventReceived:
+		n.received.Add(1)
+		r.replies.schedule(n, ev.CaseID)
+	case exchange.EventReceipt:
+		n.receipts.Add(1)
+	case exchange.EventReplied:
+		n.replied.Add(1)
+	case exchange.EventReplySent:
+		n.replySent.Add(1)
+	case exchange.EventDeadLetter:
+		n.deadLetters.Add(1)
+	}
+}

@@ -1,0 +1,264 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"yipanqi"
+)
+
+// target is a person a node may ask about: someone it holds whose hometown is another node.
+type target struct {
+	idNumber, name, hukouCode, hukouAddress, residenceCode string
+}
+
+// maxTargets bounds the people per node the traffic draws from; enough for variety.
+const maxTargets = 5000
+
+// loadTargets reads the people node n holds whose hukou province is another node of the
+// region: the people it would ask their hometown about.
+func (r *Region) loadTargets(ctx context.Context, n *Node) error {
+	for off := 0; len(n.targets) < maxTargets; off += 1000 {
+		page, _, err := n.DB.ListPeople(ctx, n.scope, yipanqi.PersonFilter{Offset: off, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, p := range page {
+			home := p.HukouCode[:2]
+			if _, ok := r.byCode[home]; ok && home != n.Code && len(n.targets) < maxTargets {
+				n.targets = append(n.targets, target{p.IDNumber, p.Name, p.HukouCode, p.HukouAddress, p.ResidenceCode})
+			}
+		}
+		if len(page) < 1000 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Traffic sends verify.identity cases at cfg.Rate per second over the region until ctx
+// ends, and returns how many it sent. Each picks, over all nodes, a person a node holds whose
+// hometown is another node, and asks the hometown unit (the hukou county or township) to
+// confirm the person's identity and hukou address. The sender is the person's residence
+// township.
+func (r *Region) Traffic(ctx context.Context) (int64, error) {
+	var pool []*Node
+	total := 0
+	for _, n := range r.Nodes {
+		if len(n.targets) > 0 {
+			pool = append(pool, n)
+			total += len(n.targets)
+		}
+	}
+	if r.cfg.Rate <= 0 || total == 0 {
+		<-ctx.Done()
+		return 0, nil
+	}
+	rng := rand.New(rand.NewPCG(uint64(r.cfg.Now().UnixNano()), 7))
+	pick := func() (*Node, target) {
+		i := rng.IntN(total)
+		for _, n := range pool {
+			if i < len(n.targets) {
+				return n, n.targets[i]
+			}
+			i -= len(n.targets)
+		}
+		panic("unreachable")
+	}
+	tick := max(time.Duration(float64(time.Second)/r.cfg.Rate), 5*time.Millisecond)
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	start := time.Now()
+	var sent int64
+	for {
+		select {
+		case <-ctx.Done():
+			return sent, nil
+		case err := <-r.runErr:
+			return sent, err
+		case <-ticker.C:
+		}
+		// As many as the rate allows by now: a slow send is caught up, not lost.
+		due := int64(time.Since(start).Seconds() * r.cfg.Rate)
+		for ; sent < due && ctx.Err() == nil; sent++ {
+			n, t := pick()
+			if err := r.send(ctx, n, t); err != nil {
+				if ctx.Err() != nil {
+					return sent, nil
+				}
+				return sent, err
+			}
+		}
+	}
+}
+
+// send opens one verify.identity case from node n about person t.
+func (r *Region) send(ctx context.Context, n *Node, t target) error {
+	unit := t.residenceCode
+	if len(unit) > 9 {
+		unit = unit[:9]
+	}
+	fields, err := json.Marshal(map[string]string{
+		"id_number": t.idNumber, "name": t.name, "hukou_code": t.hukouCode, "hukou_address": t.hukouAddress,
+	})
+	if err != nil {
+		return err
+	}
+	c := &yipanqi.Case{Type: "verify.identity", OrgUnit: unit, PeerNode: t.hukouCode[:2], PeerUnit: t.hukouCode}
+	return n.Engine.Send(ctx, c, fields)
+}
+
+// replier answers the requests nodes receive, each after a simulated working delay.
+type replier struct {
+	r       *Region
+	jobs    chan replyJob
+	pending atomic.Int64 // scheduled and not yet answered (or given up)
+	failed  atomic.Int64
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	rng     *rand.Rand
+}
+
+type replyJob struct {
+	n      *Node
+	caseID string
+}
+
+func newReplier(r *Region) *replier {
+	return &replier{r: r, jobs: make(chan replyJob, 4096), rng: rand.New(rand.NewPCG(uint64(r.cfg.Now().UnixNano()), 11))}
+}
+
+// replyWorkers answer in parallel: each reply is a signed message and a store transaction.
+const replyWorkers = 4
+
+func (rp *replier) start() {
+	for range replyWorkers {
+		rp.wg.Add(1)
+		go func() {
+			defer rp.wg.Done()
+			for {
+				select {
+				case <-rp.r.ctx.Done():
+					return
+				case j := <-rp.jobs:
+					rp.answer(j)
+					rp.pending.Add(-1)
+				}
+			}
+		}()
+	}
+}
+
+func (rp *replier) wait() { rp.wg.Wait() }
+
+func (rp *replier) draw(f func(*rand.Rand) time.Duration) time.Duration {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return f(rp.rng)
+}
+
+// schedule answers the incoming case after the working delay.
+func (rp *replier) schedule(n *Node, caseID string) {
+	lo, hi := rp.r.cfg.ReplyDelay[0], rp.r.cfg.ReplyDelay[1]
+	d := rp.draw(func(g *rand.Rand) time.Duration {
+		if hi <= lo {
+			return lo
+		}
+		return lo + time.Duration(g.Int64N(int64(hi-lo)))
+	})
+	rp.pending.Add(1)
+	time.AfterFunc(d, func() {
+		select {
+		case rp.jobs <- replyJob{n, caseID}:
+		case <-rp.r.ctx.Done():
+			rp.pending.Add(-1)
+		}
+	})
+}
+
+// resume schedules answers to the cases node n received in an earlier run and did not answer.
+func (rp *replier) resume(ctx context.Context, n *Node) error {
+	// One page: the head of the backlog. The rest waits for the next start, so that a huge
+	// backlog cannot flood the replier.
+	page, _, err := n.DB.ListCases(ctx, n.scope, yipanqi.CaseFilter{Direction: yipanqi.Incoming,
+		State: yipanqi.CaseDelivered, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	for _, c := range page {
+		rp.schedule(n, c.ID)
+	}
+	return nil
+}
+
+// reasons a hometown gives when it cannot find the person.
+var notFoundReasons = []string{
+	"户籍地查无此人：该公民身份号码在本辖区户籍底册中无记录",
+	"该人员户籍已迁出本辖区，请向迁入地核实",
+	"户籍信息与来函所列姓名不一致，无法确认为同一人",
+}
+
+// answer replies to one incoming case: mostly confirmed, some corrected, a few not found.
+func (rp *replier) answer(j replyJob) {
+	ctx := rp.r.ctx
+	c, err := j.n.DB.FindCase(ctx, j.n.scope, j.caseID)
+	if err != nil {
+		rp.fail(j, err)
+		return
+	}
+	if c.State != yipanqi.CaseDelivered && c.State != yipanqi.CaseInProgress {
+		return // answered already (a resumed case the engine saw again)
+	}
+	var req map[string]string
+	_ = json.Unmarshal(c.Data, &req) // fields the demo sent itself; a missing one just stays ""
+	var reply string
+	var fields any
+	roll := rp.draw(func(g *rand.Rand) time.Duration { return time.Duration(g.IntN(100)) })
+	switch {
+	case roll < 85:
+		reply, fields = "confirmed", map[string]string{"note": "经核，身份及户籍地址属实"}
+	case roll < 95:
+		reply, fields = "corrected", map[string]any{
+			"corrected": map[string]string{"hukou_address": correctAddress(req["hukou_address"])},
+			"note":      "户籍地址门牌号有误，已按户籍底册更正",
+		}
+	default:
+		reply, fields = "not_found", map[string]string{"reason": notFoundReasons[int(roll)%len(notFoundReasons)]}
+	}
+	raw, err := json.Marshal(fields)
+	if err == nil {
+		err = j.n.Engine.Reply(ctx, j.caseID, reply, raw)
+	}
+	if err != nil && yipanqi.ErrorCode(err) != yipanqi.ECONFLICT {
+		rp.fail(j, err)
+	}
+}
+
+func (rp *replier) fail(j replyJob, err error) {
+	if errors.Is(err, context.Canceled) || rp.r.ctx.Err() != nil {
+		return
+	}
+	rp.failed.Add(1)
+	// Only the case id and the error code: no personal data in logs.
+	rp.r.cfg.Logger.Warn("demo: reply failed", "node", j.n.Code, "case", j.caseID, "code", yipanqi.ErrorCode(err),
+		"err", fmt.Sprint(yipanqi.ErrorMessage(err)))
+}
+
+var houseNumber = regexp.MustCompile(`(\d+)号$`)
+
+// correctAddress is the hometown's "corrected" address: the house number one higher.
+func correctAddress(addr string) string {
+	if m := houseNumber.FindStringSubmatchIndex(addr); m != nil {
+		k, _ := strconv.Atoi(addr[m[2]:m[3]])
+		return addr[:m[2]] + strconv.Itoa(k+1) + "号"
+	}
+	return addr + "（以户籍底册为准）"
+}
