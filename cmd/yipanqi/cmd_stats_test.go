@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"yipanqi"
+	"yipanqi/division"
 	"yipanqi/sqlstore/storetest"
 	"yipanqi/stats"
 )
@@ -288,4 +292,104 @@ func TestStatsBadArguments(t *testing.T) {
 	}
 	mustStats(t, 2, "stats", "matrix", "--db", dsn, "--month", "2026/10")
 	mustStats(t, 2, "stats", "snapshot", "--db", dsn, "--month", "2026-13")
+}
+
+// BenchmarkStats measures the province report on a registry of YIPANQI_BENCH_ROWS people
+// (default 1,000,000) spread over Guangdong's townships: computed live, a snapshot taken, and
+// the report read from the snapshot; also a county's report live. The import is not timed.
+//
+//	YIPANQI_TEST_POSTGRES=… go test -run - -bench Stats -benchtime 1x ./cmd/yipanqi
+func BenchmarkStats(b *testing.B) {
+	rows := 1_000_000
+	if v := os.Getenv("YIPANQI_BENCH_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatalf("YIPANQI_BENCH_ROWS: %v", err)
+		}
+		rows = n
+	}
+	tree, err := division.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var townships []string
+	counties, err := tree.Counties("44")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range counties {
+		kids, err := tree.Children(c.Code)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, k := range kids {
+			townships = append(townships, k.Code)
+		}
+	}
+	dsns := storetest.DSNs(b)
+	for _, name := range slices.Sorted(maps.Keys(dsns)) {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			db := storetest.Open(b, dsns[name])
+			db.Now = func() time.Time { return storetest.StatsNow }
+			start := time.Now()
+			im, err := db.BeginPeopleImport(ctx, "bench", "bench.csv")
+			if err != nil {
+				b.Fatal(err)
+			}
+			statuses := stats.MaritalKeys[:len(stats.MaritalKeys)-1]
+			for i := 0; i < rows; i++ {
+				p := storetest.NewPerson(i, townships[i*7919%len(townships)])
+				p.MaritalStatus = statuses[i%len(statuses)]
+				p.BirthDate = yipanqi.Date{Year: 1950 + i%70, Month: time.Month(1 + i%12), Day: 1 + i%28}
+				p.ArrivedOn = yipanqi.Date{Year: 2020 + i%6, Month: time.Month(1 + i%12), Day: 1 + i%28}
+				if err := im.Add(i+1, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, _, err := im.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("%s: imported %d people in %v", name, rows, time.Since(start).Round(time.Second))
+			june := stats.Month{Year: 2025, Month: 6}
+			province, county := storetest.MustScope(b, "44"), storetest.MustScope(b, "440106")
+			timed := func(label string, fn func() (int, error)) {
+				b.Helper()
+				t0 := time.Now()
+				n, err := fn()
+				if err != nil {
+					b.Fatalf("%s: %v", label, err)
+				}
+				d := time.Since(t0)
+				b.ReportMetric(d.Seconds(), label+"-s")
+				b.Logf("%s %s: %v (result %d)", name, label, d.Round(time.Millisecond), n)
+			}
+			report := func(fn func() (*stats.Tally, error)) func() (int, error) {
+				return func() (int, error) {
+					t, err := fn()
+					if err != nil {
+						return 0, err
+					}
+					return stats.NewReport(t, "", func(string) string { return "" }).Total.People, nil
+				}
+			}
+			for i := 0; i < b.N; i++ {
+				timed("live-province", report(func() (*stats.Tally, error) { return db.LiveStats(ctx, province, june) }))
+				timed("live-county", report(func() (*stats.Tally, error) { return db.LiveStats(ctx, county, june) }))
+				timed("snapshot-take", func() (int, error) {
+					s, err := db.TakeStatsSnapshot(ctx, june, "bench", true)
+					if err != nil {
+						return 0, err
+					}
+					return s.People, nil
+				})
+				timed("snapshot-province", report(func() (*stats.Tally, error) { return db.SnapshotStats(ctx, province, june) }))
+				timed("snapshot-county", report(func() (*stats.Tally, error) { return db.SnapshotStats(ctx, county, june) }))
+				timed("origins-live", func() (int, error) {
+					g, _, err := db.StatsOrigins(ctx, storetest.MustScope(b, "44"), stats.Month{Year: 2025, Month: 7})
+					return len(g), err
+				})
+			}
+		})
+	}
 }
