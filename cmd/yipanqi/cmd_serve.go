@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/nats-io/nats-server/v2/server"
+
+	"yipanqi"
+	"yipanqi/exchange"
+	"yipanqi/internal/natsembed"
+	"yipanqi/sqlstore"
+	"yipanqi/web"
+)
+
+const serveUsage = `用法：
+  yipanqi serve --config node.toml
+运行一个省级节点：数据库、与区域 NATS 的消息交换（发件箱转发与收件处理），以及
+HTTP 状态页（/）、健康检查（/healthz）与监控指标（/metrics）。配置文件格式见
+deploy/node.sample.toml 与 docs/serve.md。按 Ctrl-C 或发送 SIGTERM 平稳停止。`
+
+// serveConfig is the node's TOML configuration (deploy/node.sample.toml). Relative paths
+// are taken from the configuration file's directory.
+type serveConfig struct {
+	Node struct {
+		Code    string `toml:"code"`
+		Name    string `toml:"name"`
+		DataDir string `toml:"data_dir"`
+	} `toml:"node"`
+	Store struct {
+		DSN string `toml:"dsn"`
+	} `toml:"store"`
+	NATS struct {
+		Embedded      bool     `toml:"embedded"`
+		Listen        string   `toml:"listen"`
+		URL           string   `toml:"url"`
+		Creds         string   `toml:"creds"`
+		User          string   `toml:"user"`
+		PasswordFile  string   `toml:"password_file"`
+		CAFile        string   `toml:"ca_file"`
+		CertFile      string   `toml:"cert_file"`
+		KeyFile       string   `toml:"key_file"`
+		EnsureStreams *bool    `toml:"ensure_streams"`
+		Nodes         []string `toml:"nodes"`
+	} `toml:"nats"`
+	Keys struct {
+		KeyFile         string `toml:"key_file"`
+		RegionPublicKey string `toml:"region_public_key"`
+		TrustList       string `toml:"trust_list"`
+	} `toml:"keys"`
+	HTTP struct {
+		Listen string `toml:"listen"`
+	} `toml:"http"`
+}
+
+// defaultHTTPListen is where the status page listens when http.listen is not set.
+const defaultHTTPListen = "127.0.0.1:8044"
+
+// confError is the one-line error about a configuration key: "FILE:KEY：message".
+func confError(file, key string, err error) error {
+	// Not an *Error: a file-system or driver error, whose text names no person.
+	msg := err.Error()
+	var e *yipanqi.Error
+	if errors.As(err, &e) {
+		msg = e.Message
+	}
+	where := file
+	if key != "" {
+		where += ":" + key
+	}
+	return yipanqi.FieldErrorf(yipanqi.EINVALID, key, "%s：%s", where, msg)
+}
+
+func confErrorf(file, key, format string, args ...any) error {
+	return confError(file, key, yipanqi.Errorf(yipanqi.EINVALID, format, args...))
+}
+
+// loadServeConfig reads and checks the configuration file: TOML syntax, unknown keys,
+// required values. Paths in it are made absolute from the file's directory.
+func loadServeConfig(path string) (*serveConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, yipanqi.Errorf(yipanqi.ENOTFOUND, "配置文件 %s 不存在", path)
+		}
+		return nil, yipanqi.Errorf(yipanqi.EINVALID, "无法读取配置文件 %s：%v", path, err)
+	}
+	var c serveConfig
+	md, err := toml.Decode(string(data), &c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, yipanqi.Errorf(yipanqi.EINVALID, "%s:%d：TOML 格式错误：%s", path, pe.Position.Line, pe.Message)
+		}
+		return nil, yipanqi.Errorf(yipanqi.EINVALID, "%s：TOML 格式错误：%v", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, confErrorf(path, keys[0], "未知的配置项（拼写错误？）%s", unknownTail(keys))
+	}
+	dir := filepath.Dir(path)
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	for _, p := range []*string{&c.Node.DataDir, &c.NATS.Creds, &c.NATS.PasswordFile, &c.NATS.CAFile,
+		&c.NATS.CertFile, &c.NATS.KeyFile, &c.Keys.KeyFile, &c.Keys.RegionPublicKey, &c.Keys.TrustList} {
+		abs(p)
+	}
+	if strings.HasPrefix(c.Store.DSN, "sqlite:") {
+		p := strings.TrimPrefix(c.Store.DSN, "sqlite:")
+		abs(&p)
+		c.Store.DSN = "sqlite:" + p
+	}
+
+	switch {
+	case c.Node.Code == "":
+		return nil, confErrorf(path, "node.code", "缺少本节点的两位省级代码，如 code = \"44\"")
+	case len(c.Node.Code) != 2 || !yipanqi.ValidDivisionCode(c.Node.Code):
+		return nil, confErrorf(path, "node.code", "“%s”不是两位省级代码", c.Node.Code)
+	case c.Node.Name == "":
+		return nil, confErrorf(path, "node.name", "缺少节点名称，如 name = \"广东\"")
+	case c.Store.DSN == "" && c.Node.DataDir == "":
+		return nil, confErrorf(path, "store.dsn", "缺少数据库地址（或设置 node.data_dir，使用其中的 SQLite 文件 node.db）")
+	case c.NATS.Embedded && c.NATS.URL != "":
+		return nil, confErrorf(path, "nats.url", "embedded = true 时不能再设置 url：二者只能选一")
+	case !c.NATS.Embedded && c.NATS.URL == "":
+		return nil, confErrorf(path, "nats.url", "缺少 NATS 服务器地址（或设置 embedded = true 使用内嵌服务器）")
+	case c.NATS.Embedded && c.Node.DataDir == "":
+		return nil, confErrorf(path, "node.data_dir", "内嵌 NATS 需要数据目录存放 JetStream 数据")
+	case !c.NATS.Embedded && c.NATS.Listen != "":
+		return nil, confErrorf(path, "nats.listen", "listen 只用于内嵌服务器（embedded = true）")
+	case c.Keys.KeyFile == "":
+		return nil, confErrorf(path, "keys.key_file", "缺少本节点的签名私钥文件")
+	case c.Keys.RegionPublicKey == "":
+		return nil, confErrorf(path, "keys.region_public_key", "缺少区域公钥文件（用于核验信任列表）")
+	case c.Keys.TrustList == "":
+		return nil, confErrorf(path, "keys.trust_list", "缺少信任列表文件")
+	}
+	if c.Store.DSN == "" {
+		c.Store.DSN = "sqlite:" + filepath.Join(c.Node.DataDir, "node.db")
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = defaultHTTPListen
+	}
+	if c.NATS.Embedded && c.NATS.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.NATS.Listen); err != nil {
+			return nil, confErrorf(path, "nats.listen", "“%s”不是“主机:端口”形式的地址", c.NATS.Listen)
+		} else if port == "4222" {
+			return nil, confErrorf(path, "nats.listen", "内嵌服务器不用 4222 端口（留给独立的 NATS 服务器）")
+		}
+	}
+	return &c, nil
+}
+
+func unknownTail(keys []string) string {
+	if len(keys) == 1 {
+		return ""
+	}
+	return "；另有 " + strings.Join(keys[1:], ", ")
+}
+
+// runServe runs one node until ctx ends.
+func runServe(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfgPath := fs.String("config", "", "")
+	rest, err := regParseFlags(fs, args, serveUsage)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError("多余的参数“%s”\n%s", strings.Join(rest, " "), serveUsage)
+	}
+	if *cfgPath == "" {
+		return usageError("缺少 --config（节点配置文件）\n%s", serveUsage)
+	}
+	c, err := loadServeConfig(*cfgPath)
+	if err != nil {
+		return exitCode(2, err)
+	}
+	file := *cfgPath
+	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	now := env.Now()
+
+	// Keys and trust first: they are cheap to check and the commonest mistake.
+	key, err := exchange.LoadPrivateKey(c.Keys.KeyFile)
+	if err != nil {
+		return confError(file, "keys.key_file", err)
+	}
+	if key.Node != c.Node.Code {
+		return confErrorf(file, "keys.key_file", "密钥 %s 属于节点 %s，不是本节点 %s", key.ID, key.Node, c.Node.Code)
+	}
+	regionPub, err := exchange.LoadPublicKey(c.Keys.RegionPublicKey, exchange.RegionNode)
+	if err != nil {
+		return confError(file, "keys.region_public_key", err)
+	}
+	trust, err := exchange.LoadTrustList(c.Keys.TrustList, regionPub, now)
+	if err != nil {
+		return confError(file, "keys.trust_list", err)
+	}
+	tn, ok := trust.Node(c.Node.Code)
+	if !ok {
+		return confErrorf(file, "keys.trust_list", "信任列表（版本 %d）中没有本节点 %s", trust.Version, c.Node.Code)
+	}
+	if !hasKey(tn, key.ID) {
+		return confErrorf(file, "keys.key_file", "密钥 %s 不在信任列表（版本 %d）的节点 %s 之下，其他节点不会接受它的签名",
+			key.ID, trust.Version, c.Node.Code)
+	}
+
+	if c.Node.DataDir != "" {
+		if err := os.MkdirAll(c.Node.DataDir, 0o750); err != nil {
+			return confError(file, "node.data_dir", err)
+		}
+	}
+	db, err := sqlstore.Open(ctx, c.Store.DSN)
+	if err != nil {
+		return confError(file, "store.dsn", err)
+	}
+	defer db.Close()
+
+	url := c.NATS.URL
+	var ns *server.Server
+	if c.NATS.Embedded {
+		o := natsembed.Options{StoreDir: filepath.Join(c.Node.DataDir, "nats"), Name: "yipanqi-" + c.Node.Code}
+		if c.NATS.Listen != "" {
+			host, port, _ := net.SplitHostPort(c.NATS.Listen)
+			o.Host = host
+			if o.Port, err = strconv.Atoi(port); err != nil {
+				return confErrorf(file, "nats.listen", "端口“%s”无效", port)
+			}
+		}
+		if ns, err = natsembed.Start(o); err != nil {
+			return confError(file, "nats.listen", err)
+		}
+		defer natsembed.Shutdown(ns)
+		url = ns.ClientURL()
+	}
+	tcfg := exchange.TransportConfig{URL: url, Node: c.Node.Code, CredsFile: c.NATS.Creds, User: c.NATS.User,
+		CAFile: c.NATS.CAFile, CertFile: c.NATS.CertFile, KeyFile: c.NATS.KeyFile, Logger: logger}
+	if c.NATS.PasswordFile != "" {
+		pw, err := os.ReadFile(c.NATS.PasswordFile)
+		if err != nil {
+			return confError(file, "nats.password_file", err)
+		}
+		tcfg.Password = strings.TrimSpace(string(pw))
+	}
+	tr, err := exchange.Connect(ctx, tcfg)
+	if err != nil {
+		return confError(file, "nats.url", err)
+	}
+	defer tr.Close()
+	ensure := c.NATS.Embedded
+	if c.NATS.EnsureStreams != nil {
+		ensure = *c.NATS.EnsureStreams
+	}
+	if ensure {
+		nodes := c.NATS.Nodes
+		if len(nodes) == 0 {
+			for _, n := range trust.Nodes {
+				nodes = append(nodes, n.Code)
+			}
+		}
+		if err := tr.EnsureStreams(ctx, nodes, 1); err != nil {
+			return confError(file, "nats.ensure_streams", err)
+		}
+	}
+
+	node, err := exchange.NewNode(exchange.NodeConfig{Code: c.Node.Code, Store: db, Transport: tr, Key: key,
+		Trust: trust, Now: env.Now, Logger: logger})
+	if err != nil {
+		return err
+	}
+	health, lag, err := web.NATSProbes(tr)
+	if err != nil {
+		return err
+	}
+	var types []string
+	for name := range exchange.DefaultCaseTypes() {
+		types = append(types, name)
+	}
+	slices.Sort(types)
+	status := &web.Node{Code: c.Node.Code, Name: c.Node.Name, Store: db, Types: types, NATS: health, InboxLag: lag, Now: env.Now}
+	l, err := net.Listen("tcp", c.HTTP.Listen)
+	if err != nil {
+		return confErrorf(file, "http.listen", "无法监听 %s：%v", c.HTTP.Listen, err)
+	}
+	srv := &http.Server{Handler: web.Handler(status), ReadHeaderTimeout: 10 * time.Second}
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.Serve(l) }()
+
+	fmt.Fprintf(env.Stdout, "节点 %s %s 已启动：状态页 http://%s/  数据库 %s  NATS %s\n",
+		c.Node.Code, c.Node.Name, l.Addr(), db, redactedURL(url))
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- node.Run(runCtx) }()
+	var failure error
+	select {
+	case <-ctx.Done():
+	case err := <-runErr:
+		failure = err
+		runErr <- nil
+	case err := <-httpErr:
+		failure = fmt.Errorf("serve: http: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "节点 %s 正在停止……\n", c.Node.Code)
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = srv.Shutdown(sctx)
+	scancel()
+	cancel()
+	if err := <-runErr; err != nil && failure == nil {
+		failure = err
+	}
+	if failure != nil {
+		return failure
+	}
+	fmt.Fprintf(env.Stdout, "节点 %s 已停止。\n", c.Node.Code)
+	return nil
+}
+
+func hasKey(n exchange.TrustedNode, id string) bool {
+	for _, k := range n.Keys {
+		if k.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// redactedURL drops any user and password from a NATS URL list before it is printed.
+func redactedURL(u string) string {
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			if s := strings.Index(p, "://"); s >= 0 && s < at {
+				parts[i] = p[:s+3] + p[at+1:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
+}
