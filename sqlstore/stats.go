@@ -15,15 +15,19 @@ import (
 // PostgreSQL), age bands are a CASE over birth_date against cut-off dates computed in Go, and
 // units roll up with substr on the division code. Go sees only the groups.
 
-// presentAt selects the people in a residence range present at the end of a month: arrived by
-// then, and the latest flow event on or before that day put them here (an arrival, or a move
-// to a known place) rather than took them away (left, returned, moved to an unknown place).
-// Arguments: lo, hi, last day, last day.
+// presentAt selects the people in a residence range present at the end of a month: arrived
+// by then (by arrived_on, or when that is unknown by an arrival event), and not taken away by
+// then: either they have no other event than arrivals on or before that day — most people, so
+// one set of the few who do is built once — or their latest event by then is an arrival or a
+// move to a known place, not leaving, returning or a move to an unknown place.
+// Arguments: lo, hi, then the last day four times.
 const presentAt = `p.residence_code >= ? AND p.residence_code < ?
-	AND (p.arrived_on IS NULL OR p.arrived_on <= ?)
-	AND COALESCE((SELECT CASE WHEN e.kind = 'arrived' OR (e.kind = 'moved_on' AND e.to_code <> '') THEN 1 ELSE 0 END
-		FROM flow_events e WHERE e.person_id = p.id AND e.on_date <= ?
-		ORDER BY e.on_date DESC, e.id DESC LIMIT 1), 0) = 1`
+	AND (p.arrived_on <= ? OR p.arrived_on IS NULL
+		AND EXISTS (SELECT 1 FROM flow_events a WHERE a.person_id = p.id AND a.on_date <= ?))
+	AND (p.id NOT IN (SELECT d.person_id FROM flow_events d WHERE d.kind <> 'arrived' AND d.on_date <= ?)
+		OR (SELECT CASE WHEN e.kind = 'arrived' OR (e.kind = 'moved_on' AND e.to_code <> '') THEN 1 ELSE 0 END
+			FROM flow_events e WHERE e.person_id = p.id AND e.on_date <= ?
+			ORDER BY e.on_date DESC, e.id DESC LIMIT 1) = 1)`
 
 // ageBand is the band index (stats.AgeBands) of p at the end of the month; its arguments are
 // stats.BandCuts of that day, youngest first.
@@ -82,6 +86,11 @@ const (
 // and every digit string sorts at or after "0" and before ":".
 var wholeNode = [2]string{"0", ":"}
 
+func presentArgs(lo, hi string, m stats.Month) []any {
+	last := m.Last()
+	return []any{lo, hi, last, last, last, last}
+}
+
 func bandArgs(m stats.Month) []any {
 	var out []any
 	for _, c := range stats.BandCuts(m.Last()) {
@@ -111,7 +120,7 @@ func (db *DB) LiveStats(ctx context.Context, scope yipanqi.Scope, m stats.Month)
 	lo, hi := scope.Range()
 	first, last := m.First(), m.Last()
 	t := &stats.Tally{Unit: scope.Unit(), Month: m}
-	args := append(append([]any{stats.ChildWidth(len(scope.Unit()))}, bandArgs(m)...), lo, hi, last, last)
+	args := append(append([]any{stats.ChildWidth(len(scope.Unit()))}, bandArgs(m)...), presentArgs(lo, hi, m)...)
 	var err error
 	if t.Population, err = db.population(ctx, statsPopulationLive, args...); err != nil {
 		return nil, err
@@ -185,7 +194,7 @@ func (db *DB) TakeStatsSnapshot(ctx context.Context, m stats.Month, actor string
 				return fmt.Errorf("stats snapshot: clear %s: %w", table, err)
 			}
 		}
-		present := []any{wholeNode[0], wholeNode[1], last, last}
+		present := presentArgs(wholeNode[0], wholeNode[1], m)
 		if _, err := qq.exec(ctx, statsPopulationTake, append(append([]any{month}, bandArgs(m)...), present...)...); err != nil {
 			return fmt.Errorf("stats snapshot: population: %w", err)
 		}
@@ -226,7 +235,7 @@ func (db *DB) StatsOrigins(ctx context.Context, scope yipanqi.Scope, m stats.Mon
 		rows, err = db.q().query(ctx, statsOriginsSnap, m.String(), lo, hi)
 	case yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND:
 		snap = nil
-		rows, err = db.q().query(ctx, statsOriginsLive, lo, hi, m.Last(), m.Last())
+		rows, err = db.q().query(ctx, statsOriginsLive, presentArgs(lo, hi, m)...)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("stats origins: %w", err)
