@@ -55,6 +55,7 @@ type serveConfig struct {
 		KeyFile       string   `toml:"key_file"`
 		EnsureStreams *bool    `toml:"ensure_streams"`
 		Nodes         []string `toml:"nodes"`
+		ConnectWait   string   `toml:"connect_wait"`
 	} `toml:"nats"`
 	Keys struct {
 		KeyFile         string `toml:"key_file"`
@@ -255,6 +256,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	tcfg := exchange.TransportConfig{URL: url, Node: c.Node.Code, CredsFile: c.NATS.Creds, User: c.NATS.User,
 		CAFile: c.NATS.CAFile, CertFile: c.NATS.CertFile, KeyFile: c.NATS.KeyFile, Logger: logger}
+	if c.NATS.ConnectWait != "" {
+		if tcfg.ConnectWait, err = time.ParseDuration(c.NATS.ConnectWait); err != nil || tcfg.ConnectWait <= 0 {
+			return exitCode(2, confErrorf(file, "nats.connect_wait", "“%s”不是正的时长，如 10s", c.NATS.ConnectWait))
+		}
+	}
 	if c.NATS.PasswordFile != "" {
 		pw, err := os.ReadFile(c.NATS.PasswordFile)
 		if err != nil {

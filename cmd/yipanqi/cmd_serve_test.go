@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"yipanqi/demo"
+)
+
+// serveKeys makes keys for nodes 44 and 35 and a trust list of both in dir/keys.
+func serveKeys(t *testing.T, dir string) string {
+	t.Helper()
+	keys := filepath.Join(dir, "keys")
+	if _, err := demo.MakeKeys(keys, []string{"44", "35"}, map[string]string{"44": "广东", "35": "福建"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// serveConf is a working configuration: node 44, embedded NATS, SQLite in the data dir.
+func serveConf(keys string) string {
+	return fmt.Sprintf(`# test node
+[node]
+code = "44"
+name = "广东"
+data_dir = "data"
+
+[nats]
+embedded = true
+
+[keys]
+key_file = %q
+region_public_key = %q
+trust_list = %q
+
+[http]
+listen = "127.0.0.1:0"
+`, filepath.Join(keys, "node-44.key.pem"), filepath.Join(keys, "region.pub.pem"), filepath.Join(keys, "trust.json"))
+}
+
+func writeConf(t *testing.T, dir, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, "node.toml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestServe runs a node from a configuration file, reads its pages while it runs, and stops
+// it as SIGINT would: through the context.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	conf := writeConf(t, dir, serveConf(serveKeys(t, dir)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, realEnv(&out, &errOut), []string{"serve", "--config", conf}) }()
+
+	addrRE := regexp.MustCompile(`状态页 http://(\S+)/`)
+	var addr string
+	deadline := time.Now().Add(time.Minute)
+	for addr == "" {
+		if m := addrRE.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d:\n%s\n%s", code, out.String(), errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve printed no address:\n%s", out.String())
+		}
+	}
+	if body := mustGet(t, "http://"+addr+"/healthz", 200); body != "ok\n" {
+		t.Errorf("/healthz: %q, want ok", body)
+	}
+	metrics := mustGet(t, "http://"+addr+"/metrics", 200)
+	for _, want := range []string{`yipanqi_outbox_depth{node="44"} 0`, `yipanqi_inbox_lag_messages{node="44"} 0`,
+		`yipanqi_dead_letters{node="44"} 0`, `yipanqi_up{node="44",part="nats"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics: no %s in:\n%s", want, metrics)
+		}
+	}
+	page := mustGet(t, "http://"+addr+"/", 200)
+	for _, want := range []string{"广东（44）节点状态", "发件箱待发", "没有死信"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/: no %q in:\n%s", want, page)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "node.db")); err != nil {
+		t.Errorf("no SQLite store in the data dir: %v", err)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(out.String(), "节点 44 已停止") {
+			t.Errorf("after stop: exit %d\n%s\n%s", code, out.String(), errOut.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not stop")
+	}
+}
+
+// TestServeBadConfig checks that each mistake gives one line naming the file and the key.
+func TestServeBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	keys := serveKeys(t, dir)
+	good := serveConf(keys)
+	_, err := demo.MakeKeys(filepath.Join(dir, "other"), []string{"44"}, map[string]string{"44": "广东"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := filepath.Join(dir, "tampered.json")
+	doc, err := os.ReadFile(filepath.Join(keys, "trust.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tampered, []byte(strings.Replace(string(doc), "福建", "福州", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	for _, c := range []struct {
+		name, conf, where string
+	}{
+		{"unknown key", strings.Replace(good, "embedded = true", "embedded = true\nuri = \"x\"", 1), "node.toml:nats.uri："},
+		{"syntax", strings.Replace(good, `code = "44"`, `code = 44"`, 1), "node.toml:3："},
+		{"no code", strings.Replace(good, `code = "44"`, ``, 1), "node.toml:node.code："},
+		{"bad code", strings.Replace(good, `code = "44"`, `code = "4x"`, 1), "node.toml:node.code："},
+		{"no NATS", strings.Replace(good, "embedded = true", "", 1), "node.toml:nats.url："},
+		{"no key", strings.Replace(good, "node-44.key.pem", "missing.key.pem", 1), "node.toml:keys.key_file："},
+		{"key of another node", strings.Replace(good, "node-44.key.pem", "node-35.key.pem", 1), "node.toml:keys.key_file："},
+		{"key not on the list", strings.Replace(good, filepath.Join(keys, "node-44.key.pem"),
+			filepath.Join(dir, "other", "node-44.key.pem"), 1), "node.toml:keys.key_file："},
+		{"tampered trust list", strings.Replace(good, filepath.Join(keys, "trust.json"), tampered, 1), "node.toml:keys.trust_list："},
+		{"wrong region key", strings.Replace(good, filepath.Join(keys, "region.pub.pem"),
+			filepath.Join(dir, "other", "region.pub.pem"), 1), "node.toml:keys.trust_list："},
+		{"unreachable database", strings.Replace(good, "[nats]", "[store]\ndsn = \"postgres://nobody@127.0.0.1:1/x?connect_timeout=2\"\n\n[nats]", 1),
+			"node.toml:store.dsn："},
+		{"unreachable NATS", strings.Replace(good, "embedded = true",
+			fmt.Sprintf("url = \"nats://127.0.0.1:%d\"\nconnect_wait = \"300ms\"", port), 1), "node.toml:nats.url："},
+		{"NATS port 4222", strings.Replace(good, "embedded = true", "embedded = true\nlisten = \"127.0.0.1:4222\"", 1),
+			"node.toml:nats.listen："},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conf := writeConf(t, t.TempDir(), c.conf)
+			var out, errOut syncBuffer
+			code := Main(context.Background(), realEnv(&out, &errOut), []string{"serve", "--config", conf})
+			msg := errOut.String()
+			if code == 0 || !strings.Contains(msg, c.where) || strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "yipanqi serve: ") {
+				t.Errorf("exit %d, stderr %q; want non-zero and one line naming %q", code, msg, c.where)
+			}
+		})
+	}
+	code, _, errOut := runReg(t, "serve")
+	if code != 2 || !strings.Contains(errOut, "--config") {
+		t.Errorf("serve without --config: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = runReg(t, "serve", "--config", filepath.Join(dir, "none.toml"))
+	if code == 0 || !strings.Contains(errOut, "none.toml 不存在") {
+		t.Errorf("serve with a missing file: exit %d, %q", code, errOut)
+	}
+}
