@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -158,16 +159,19 @@ func (n *Node) countCases(ctx context.Context, scope yipanqi.Scope) ([]CaseCount
 // Health reports whether the store and NATS are reachable: nil, or an error whose message
 // says which is not (Chinese, no personal data).
 func (n *Node) Health(ctx context.Context) error {
-	var errs []error
+	var problems []string
 	if _, err := n.Store.ExchangeStats(ctx, n.now()); err != nil {
-		errs = append(errs, yipanqi.Errorf(yipanqi.EINTERNAL, "数据库不可用：%s", reason(err)))
+		problems = append(problems, "数据库不可用："+reason(err))
 	}
 	if n.NATS != nil {
 		if err := n.NATS(ctx); err != nil {
-			errs = append(errs, yipanqi.Errorf(yipanqi.EINTERNAL, "NATS 不可用：%s", reason(err)))
+			problems = append(problems, "NATS 不可用："+reason(err))
 		}
 	}
-	return errors.Join(errs...)
+	if len(problems) == 0 {
+		return nil
+	}
+	return yipanqi.Errorf(yipanqi.EINTERNAL, "%s", strings.Join(problems, "；"))
 }
 
 // reason is the text of err fit for an operator: the user message of an *Error, else the
