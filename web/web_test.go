@@ -35,7 +35,9 @@ func (f *fakeStore) ExchangeStats(context.Context, time.Time) (yipanqi.ExchangeS
 	return yipanqi.ExchangeStats{OutboxDepth: 3, OldestUnsentAge: 42 * time.Second, DeadLetters: len(f.dead)}, f.err
 }
 
-func (f *fakeStore) DeadLetters(context.Context, int) ([]*yipanqi.DeadLetter, error) { return f.dead, f.err }
+func (f *fakeStore) DeadLetters(context.Context, int) ([]*yipanqi.DeadLetter, error) {
+	return f.dead, f.err
+}
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
 	t.Helper()
@@ -106,7 +108,9 @@ func TestStatusPageAndMetrics(t *testing.T) {
 
 func TestHealthzReportsWhatIsDown(t *testing.T) {
 	n := &web.Node{Code: "44", Name: "广东", Store: &fakeStore{err: errors.New("database is locked")},
-		NATS: func(context.Context) error { return yipanqi.Errorf(yipanqi.EINTERNAL, "与 NATS 服务器的连接状态为 RECONNECTING") }}
+		NATS: func(context.Context) error {
+			return yipanqi.Errorf(yipanqi.EINTERNAL, "与 NATS 服务器的连接状态为 RECONNECTING")
+		}}
 	code, body := get(t, web.Handler(n), "/healthz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "数据库不可用") || !strings.Contains(body, "NATS 不可用：与 NATS 服务器的连接状态为 RECONNECTING") {
 		t.Errorf("/healthz: %d %q; want 503 naming the store and NATS", code, body)
