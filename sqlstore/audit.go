@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"yipanqi"
@@ -34,9 +35,17 @@ func (db *DB) Audit(ctx context.Context, e *yipanqi.AuditEntry) error {
 }
 
 // audit appends e inside the caller's transaction, so that the entry commits with the change
-// it records. Updating the chain-head row first serialises appends: PostgreSQL holds its row
-// lock until commit, and on SQLite the transaction already holds the write lock.
+// it records.
 func (db *DB) audit(ctx context.Context, qq q, e *yipanqi.AuditEntry) error {
+	if err := db.checkAudit(e); err != nil {
+		return err
+	}
+	return db.appendAudit(ctx, qq, []*yipanqi.AuditEntry{e})
+}
+
+// checkAudit refuses an entry without actor or action and sets its time (now by default,
+// UTC, microseconds) as it will be hashed.
+func (db *DB) checkAudit(e *yipanqi.AuditEntry) error {
 	if e.Actor == "" {
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "actor", "审计记录缺少操作人")
 	}
@@ -47,17 +56,73 @@ func (db *DB) audit(ctx context.Context, qq q, e *yipanqi.AuditEntry) error {
 		e.At = db.now()
 	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
-	if err := qq.row(ctx, "UPDATE audit_head SET last_id = last_id WHERE id = 1 RETURNING hash").Scan(&e.PrevHash); err != nil {
+	return nil
+}
+
+// auditRowsPerInsert keeps a multi-row INSERT of audit entries (8 values each) well below the
+// variables a statement may have (32766 on SQLite, 65535 on PostgreSQL).
+const auditRowsPerInsert = 500
+
+// appendAudit chains the checked entries, in order, onto the head of the audit log inside the
+// caller's transaction: it locks the chain-head row, inserts the entries with multi-row
+// INSERTs and moves the head, three statements for any number of entries. Locking the head
+// serialises appends — PostgreSQL holds the row lock until commit, and on SQLite the
+// transaction already holds the write lock — so the ids, given in insertion order under the
+// lock, follow the chain. Callers take the lock as late as they can (Tx flushes its entries
+// right before commit) because every writing transaction of the node waits for it.
+func (db *DB) appendAudit(ctx context.Context, qq q, entries []*yipanqi.AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	var prev string
+	if err := qq.row(ctx, "UPDATE audit_head SET last_id = last_id WHERE id = 1 RETURNING hash").Scan(&prev); err != nil {
 		return fmt.Errorf("audit: lock chain head: %w", err)
 	}
-	e.Hash = AuditHash(e)
-	err := qq.row(ctx, `INSERT INTO audit_log (at, actor, org_unit, action, object, reason, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		db.dialect.timeArg(e.At), e.Actor, e.OrgUnit, e.Action, e.Object, e.Reason, e.PrevHash, e.Hash).Scan(&e.ID)
-	if err != nil {
-		return fmt.Errorf("audit: insert: %w", err)
+	byHash := make(map[string]*yipanqi.AuditEntry, len(entries))
+	for _, e := range entries {
+		e.PrevHash = prev
+		e.Hash = AuditHash(e)
+		prev = e.Hash
+		byHash[e.Hash] = e
 	}
-	if _, err := qq.exec(ctx, "UPDATE audit_head SET last_id = ?, hash = ? WHERE id = 1", e.ID, e.Hash); err != nil {
+	var last int64
+	for lo := 0; lo < len(entries); lo += auditRowsPerInsert {
+		chunk := entries[lo:min(lo+auditRowsPerInsert, len(entries))]
+		var b strings.Builder
+		b.WriteString("INSERT INTO audit_log (at, actor, org_unit, action, object, reason, prev_hash, hash) VALUES ")
+		args := make([]any, 0, 8*len(chunk))
+		for i, e := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, db.dialect.timeArg(e.At), e.Actor, e.OrgUnit, e.Action, e.Object, e.Reason, e.PrevHash, e.Hash)
+		}
+		b.WriteString(" RETURNING id, hash")
+		rows, err := qq.query(ctx, b.String(), args...)
+		if err != nil {
+			return fmt.Errorf("audit: insert: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var hash string
+			if err := rows.Scan(&id, &hash); err != nil {
+				rows.Close()
+				return fmt.Errorf("audit: insert: %w", err)
+			}
+			if e := byHash[hash]; e != nil {
+				e.ID = id
+			}
+			last = max(last, id)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("audit: insert: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("audit: insert: %w", err)
+		}
+	}
+	if _, err := qq.exec(ctx, "UPDATE audit_head SET last_id = ?, hash = ? WHERE id = 1", last, prev); err != nil {
 		return fmt.Errorf("audit: move chain head: %w", err)
 	}
 	return nil

@@ -27,15 +27,25 @@ import (
 // not at all. Get one from InTx, SendCase or ReceiveMessage; it must not be used after the
 // function it was given to returns.
 type Tx struct {
-	db *DB
-	q  q
+	db     *DB
+	q      q
+	audits []*yipanqi.AuditEntry // appended to the chain when fn returns, before commit
 }
 
 // InTx runs fn in one transaction and commits when fn returns nil; any error rolls back
-// everything fn did. On SQLite the transaction holds the write lock from its start (one
-// writer at a time); on PostgreSQL it runs at READ COMMITTED.
+// everything fn did. The audit entries fn added with Tx.Audit are chained onto the audit log
+// after fn returns, right before the commit: the chain head, which every writing transaction
+// of the node must lock, is held for three statements and the commit, not for all of fn. On
+// SQLite the transaction holds the write lock from its start (one writer at a time, queued
+// in this process); on PostgreSQL it runs at READ COMMITTED.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
-	return db.inTx(ctx, func(qq q) error { return fn(&Tx{db: db, q: qq}) })
+	return db.inTx(ctx, func(qq q) error {
+		tx := &Tx{db: db, q: qq}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, qq, tx.audits)
+	})
 }
 
 // LoggedMessage is an entry of the message log with what the exchange needs to match replies
@@ -217,9 +227,15 @@ func (tx *Tx) RequestMessage(ctx context.Context, caseID string, dir yipanqi.Dir
 	return m, nil
 }
 
-// Audit appends an audit entry that commits with the transaction.
-func (tx *Tx) Audit(ctx context.Context, e *yipanqi.AuditEntry) error {
-	return tx.db.audit(ctx, tx.q, e)
+// Audit adds an audit entry that commits with the transaction. EINVALID without an actor or
+// an action. The entry is chained when the function given to InTx returns (see InTx): only
+// then are its ID, PrevHash and Hash set.
+func (tx *Tx) Audit(_ context.Context, e *yipanqi.AuditEntry) error {
+	if err := tx.db.checkAudit(e); err != nil {
+		return err
+	}
+	tx.audits = append(tx.audits, e)
+	return nil
 }
 
 // DeadLetter keeps d (ReceivedAt is set now) unless a dead letter with the same body is
@@ -300,6 +316,68 @@ func (db *DB) ReceiveMessage(ctx context.Context, in *yipanqi.InboxItem, apply f
 	return applied, nil
 }
 
+// Inbox records the envelope ids of items in the inbox, in one statement, and reports for
+// each whether it was new — fresh[i] false means the message was applied before, or that an
+// earlier item of the same call has the same id. Only a fresh message's effect may be applied
+// in the transaction; with the inbox row it commits exactly once. The rows are inserted in
+// the order of their ids, so that two transactions receiving overlapping sets (two consumers
+// on one PostgreSQL database, a redelivery) wait for each other instead of deadlocking.
+func (tx *Tx) Inbox(ctx context.Context, items []*yipanqi.InboxItem) (fresh []bool, err error) {
+	fresh = make([]bool, len(items))
+	if len(items) == 0 {
+		return fresh, nil
+	}
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return items[order[a]].MessageID < items[order[b]].MessageID })
+	now := tx.db.now()
+	at := tx.db.dialect.timeArg(now)
+	const perInsert = 1000 // 4 values each: far below either database's limit
+	for lo := 0; lo < len(order); lo += perInsert {
+		chunk := order[lo:min(lo+perInsert, len(order))]
+		var b strings.Builder
+		b.WriteString("INSERT INTO inbox (message_id, source, type, received_at) VALUES ")
+		args := make([]any, 0, 4*len(chunk))
+		for k, i := range chunk {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?)")
+			items[i].ReceivedAt = now
+			args = append(args, items[i].MessageID, items[i].Source, items[i].Type, at)
+		}
+		b.WriteString(" ON CONFLICT (message_id) DO NOTHING RETURNING message_id")
+		rows, err := tx.q.query(ctx, b.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("inbox: %w", err)
+		}
+		added := make(map[string]bool, len(chunk))
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("inbox: %w", err)
+			}
+			added[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("inbox: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("inbox: %w", err)
+		}
+		for _, i := range chunk {
+			if added[items[i].MessageID] {
+				fresh[i] = true
+				delete(added, items[i].MessageID) // a second item with the id is a duplicate
+			}
+		}
+	}
+	return fresh, nil
+}
+
 // Received reports whether the inbox holds the envelope id, that is whether the message was
 // applied.
 func (db *DB) Received(ctx context.Context, messageID string) (bool, error) {
@@ -362,7 +440,12 @@ func (db *DB) MarkSent(ctx context.Context, ids []int64, at time.Time) error {
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	_, err := db.q().exec(ctx, "UPDATE outbox SET sent_at = ?, claimed_until = NULL WHERE sent_at IS NULL AND id IN (?"+
+	unlock, err := db.lockWriter(ctx)
+	if err != nil {
+		return fmt.Errorf("mark sent: %w", err)
+	}
+	defer unlock()
+	_, err = db.q().exec(ctx, "UPDATE outbox SET sent_at = ?, claimed_until = NULL WHERE sent_at IS NULL AND id IN (?"+
 		strings.Repeat(", ?", len(ids)-1)+")", args...)
 	if err != nil {
 		return fmt.Errorf("mark sent: %w", err)
@@ -376,7 +459,12 @@ func (db *DB) MarkFailed(ctx context.Context, id int64, lastError string, next t
 	if len(lastError) > 1000 {
 		lastError = lastError[:1000]
 	}
-	_, err := db.q().exec(ctx, "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt = ?, claimed_until = NULL WHERE id = ? AND sent_at IS NULL",
+	unlock, err := db.lockWriter(ctx)
+	if err != nil {
+		return fmt.Errorf("mark failed %d: %w", id, err)
+	}
+	defer unlock()
+	_, err = db.q().exec(ctx, "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt = ?, claimed_until = NULL WHERE id = ? AND sent_at IS NULL",
 		lastError, db.dialect.timeArg(next), id)
 	if err != nil {
 		return fmt.Errorf("mark failed %d: %w", id, err)

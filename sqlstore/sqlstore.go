@@ -24,6 +24,10 @@ type DB struct {
 	sql     *sql.DB
 	dialect *dialect
 	display string
+	// writer is the write lock of a SQLite file as a Go semaphore (nil on PostgreSQL): the
+	// writers of this process queue on it in order, instead of meeting at SQLite's own lock,
+	// whose busy handler waits by sleeping in steps of up to 100 ms.
+	writer chan struct{}
 
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
@@ -66,7 +70,11 @@ func Connect(ctx context.Context, dsn string) (*DB, error) {
 		sdb.Close()
 		return nil, t.connectError(err)
 	}
-	return &DB{sql: sdb, dialect: t.dialect, display: t.display, Now: time.Now}, nil
+	db := &DB{sql: sdb, dialect: t.dialect, display: t.display, Now: time.Now}
+	if !t.dialect.postgres {
+		db.writer = make(chan struct{}, 1)
+	}
+	return db, nil
 }
 
 // Close closes the database.
@@ -107,9 +115,30 @@ func (q q) row(ctx context.Context, query string, args ...any) *sql.Row {
 
 func (db *DB) q() q { return q{db.dialect, db.sql} }
 
-// inTx runs fn in a transaction (on SQLite one that holds the write lock from BEGIN) and
-// commits when it returns nil.
+// lockWriter waits for this process's turn to write to a SQLite file and returns the
+// function that ends it; on PostgreSQL it does nothing. Other processes (and the import,
+// which holds its own connection) still meet this one at SQLite's lock and busy_timeout.
+func (db *DB) lockWriter(ctx context.Context) (unlock func(), err error) {
+	if db.writer == nil {
+		return func() {}, nil
+	}
+	select {
+	case db.writer <- struct{}{}:
+		return func() { <-db.writer }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// inTx runs fn in a transaction (on SQLite one that holds the write lock from BEGIN, taken
+// in turn through lockWriter) and commits when it returns nil. fn must not start another
+// transaction of db.
 func (db *DB) inTx(ctx context.Context, fn func(q) error) (err error) {
+	unlock, err := db.lockWriter(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer unlock()
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
