@@ -15,7 +15,9 @@ import (
 )
 
 // RunConsumer handles the node's stream with Consumers goroutines until ctx ends, and
-// returns nil then, or the first error that stops one of them (see Transport.Consume).
+// returns nil then, or the first error that stops one of them (see Transport.ConsumeBatch).
+// Each goroutine takes what has arrived, up to ConsumeBatch messages, and handles it with
+// HandleBatch: one transaction, then the acknowledgements.
 func (n *Node) RunConsumer(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -25,7 +27,7 @@ func (n *Node) RunConsumer(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := n.tr.Consume(ctx, n.handleLogged); err != nil {
+			if err := n.tr.ConsumeBatch(ctx, n.cfg.ConsumeBatch, n.handleLogged); err != nil {
 				errs <- err
 				cancel()
 			}
@@ -36,54 +38,215 @@ func (n *Node) RunConsumer(ctx context.Context) error {
 	return <-errs
 }
 
-// handleLogged is Handle for Consume: a store failure is logged, and the message comes again.
-func (n *Node) handleLogged(ctx context.Context, d Delivery) error {
-	err := n.Handle(ctx, d)
-	if err != nil && ctx.Err() == nil {
-		n.log.Error("inbox: message not processed, will retry", "subject", d.Subject, "msg_id", d.MsgID,
-			"delivered", d.NumDelivered, "err", err)
+// handleLogged is HandleBatch for ConsumeBatch: a store failure is logged, and the message
+// comes again.
+func (n *Node) handleLogged(ctx context.Context, ds []Delivery) []error {
+	errs := n.HandleBatch(ctx, ds)
+	for i, err := range errs {
+		if err != nil && ctx.Err() == nil {
+			d := ds[i]
+			n.log.Error("inbox: message not processed, will retry", "subject", d.Subject, "msg_id", d.MsgID,
+				"delivered", d.NumDelivered, "err", err)
+		}
 	}
-	return err
+	return errs
 }
 
-// Handle processes one delivery; it is the handler RunConsumer gives Transport.Consume. It
-// returns nil — acknowledge — once the message's effect, or its dead letter, has committed,
-// or when the inbox shows it was applied before; it returns an error — deliver again later —
-// only when the store failed.
-//
-// In order: Decode (strict form) → TrustList.Verify with the subject's sender → the message
-// must be addressed to this node, on a subject of its own type → by type: a receipt, a
-// rejection notice, a reply (ypqreplyto set), or a request, which must be of a known type,
-// addressed to one of this node's org units (or the node itself), with valid data. A message
-// that fails any step is dead-lettered with the reason, and its sender gets a signed
-// rejection notice unless the message was itself a receipt or a notice.
+// Handle processes one delivery; see HandleBatch, of which it is the batch of one. It returns
+// nil — acknowledge — once the message's effect, or its dead letter, has committed, or when
+// the inbox shows it was applied before; it returns an error — deliver again later — only
+// when the store failed.
 func (n *Node) Handle(ctx context.Context, d Delivery) error {
+	return n.HandleBatch(ctx, []Delivery{d})[0]
+}
+
+// HandleBatch processes deliveries together and returns one error per delivery, in order:
+// nil — acknowledge — once the message's effect, or its dead letter, has committed, or when
+// the inbox shows it was applied before; an error — deliver again later — only when the store
+// failed. It is the handler RunConsumer gives Transport.ConsumeBatch.
+//
+// Each message is checked on its own, outside any transaction: Decode (strict form) →
+// TrustList.Verify with the subject's sender → the message must be addressed to this node, on
+// a subject of its own type → by type: a receipt, a rejection notice, a reply (ypqreplyto
+// set), or a request, which must be of a known type, addressed to one of this node's org
+// units (or the node itself), with valid data; receipts are signed. A message that fails a
+// step is dead-lettered with the reason, and its sender gets a signed rejection notice unless
+// the message was itself a receipt or a notice.
+//
+// Then one transaction holds the whole batch: the inbox rows (one statement), the effect of
+// each message whose row is new, the dead letters, and one append to the audit chain. A
+// message refused inside the transaction (a receipt naming no request of ours, a case that
+// exists) rolls it back and the batch is committed again with that message dead-lettered, so
+// a bad message never holds back the good ones; after a store failure each message is
+// committed on its own, so one that keeps failing is retried alone.
+func (n *Node) HandleBatch(ctx context.Context, ds []Delivery) []error {
+	units := map[string]error{} // org-unit lookups of this batch
+	steps := make([]*step, len(ds))
+	var live []*step
+	for i, d := range ds {
+		steps[i] = n.prepare(ctx, d, units)
+		if steps[i].err == nil {
+			live = append(live, steps[i])
+		}
+	}
+	if len(live) > 0 {
+		n.commit(ctx, live)
+	}
+	errs := make([]error, len(ds))
+	for i, s := range steps {
+		errs[i] = s.err
+	}
+	return errs
+}
+
+// step is what one delivery asks of the store: the effect of a valid message, applied if its
+// inbox row is new, or a dead letter; or nothing, when err says why it cannot be handled now.
+type step struct {
+	d       Delivery
+	e       *Envelope          // nil when the body did not decode
+	inbox   *yipanqi.InboxItem // the message's inbox row; nil for a dead letter
+	apply   func(context.Context, *sqlstore.Tx) error
+	applied func()      // after the commit, when the effect was applied
+	dead    *deadLetter // dead-letter the message instead
+	err     error       // the store failed: deliver the message again
+
+	fresh bool // set by the transaction: the inbox row was new and apply ran
+}
+
+// prepare checks d and prepares its step; it reads the store (org units, memoised in units)
+// but writes nothing.
+func (n *Node) prepare(ctx context.Context, d Delivery, units map[string]error) *step {
 	e, err := Decode(d.Body)
 	if err != nil {
-		return n.deadLetter(ctx, d, nil, err)
+		return n.deadStep(d, nil, err)
 	}
 	if err := n.cfg.Trust.Verify(e, d.Src); err != nil {
-		return n.deadLetter(ctx, d, e, err)
+		return n.deadStep(d, e, err)
 	}
 	typ, _, _ := ParseEventType(e.Type) // Decode checked it
+	var s *step
 	switch {
 	case e.Dest != n.code || d.Dst != n.code:
 		err = refuse(yipanqi.EINVALID, "ypqdest", "消息的目的节点为 %s，不是本节点 %s", e.Dest, n.code)
 	case d.Type != typ:
 		err = refuse(yipanqi.EINVALID, "type", "消息类型 %s 与主题中的类型 %s 不符", typ, d.Type)
 	case typ == TypeReceipt:
-		err = n.onReceipt(ctx, d, e)
+		s, err = n.onReceipt(d, e)
 	case typ == TypeRejected:
-		err = n.onRejected(ctx, d, e)
+		s, err = n.onRejected(d, e)
 	case e.ReplyTo != "":
-		err = n.onReply(ctx, d, e, typ)
+		s, err = n.onReply(d, e, typ)
 	default:
-		err = n.onRequest(ctx, d, e, typ)
+		s, err = n.onRequest(ctx, d, e, typ, units)
 	}
 	if r, ok := isRefusal(err); ok {
-		return n.deadLetter(ctx, d, e, r.err)
+		return n.deadStep(d, e, r.err)
 	}
-	return err
+	if err != nil {
+		return &step{d: d, e: e, err: err}
+	}
+	s.d, s.e = d, e
+	return s
+}
+
+// commit runs steps in one transaction; see HandleBatch. It sets each step's err.
+func (n *Node) commit(ctx context.Context, steps []*step) {
+	for {
+		refused := -1
+		var cause error
+		err := n.db.InTx(ctx, func(tx *sqlstore.Tx) error {
+			var items []*yipanqi.InboxItem
+			for _, s := range steps {
+				s.fresh = false
+				if s.dead == nil {
+					items = append(items, s.inbox)
+				}
+			}
+			fresh, err := tx.Inbox(ctx, items)
+			if err != nil {
+				return err
+			}
+			k := 0
+			for i, s := range steps {
+				if s.dead != nil {
+					if err := n.deadLetterTx(ctx, tx, s.dead); err != nil {
+						return err
+					}
+					continue
+				}
+				s.fresh = fresh[k]
+				k++
+				if !s.fresh {
+					continue
+				}
+				if err := s.apply(ctx, tx); err != nil {
+					if r, ok := isRefusal(err); ok {
+						refused, cause = i, r.err
+					}
+					return err
+				}
+			}
+			return nil
+		})
+		switch {
+		case err == nil:
+			n.committed(steps)
+			return
+		case refused >= 0:
+			// Commit the batch again, with this message dead-lettered.
+			s := steps[refused]
+			dead := n.deadStep(s.d, s.e, cause)
+			if dead.err != nil {
+				s.err = dead.err
+				steps = append(steps[:refused:refused], steps[refused+1:]...)
+				if len(steps) == 0 {
+					return
+				}
+				continue
+			}
+			// HandleBatch reports through the step it made: keep that pointer.
+			*s = *dead
+		case len(steps) == 1 || ctx.Err() != nil:
+			for _, s := range steps {
+				s.err = err
+			}
+			return
+		default:
+			// A store failure: commit each message alone, so that one that keeps failing
+			// (and comes again after its retry delay) does not hold back the others.
+			for _, s := range steps {
+				n.commit(ctx, []*step{s})
+			}
+			return
+		}
+	}
+}
+
+// committed reports what the transaction of steps did: events, logs, and a nudge to the
+// relay when something was put in the outbox.
+func (n *Node) committed(steps []*step) {
+	nudge := false
+	for _, s := range steps {
+		switch {
+		case s.dead != nil:
+			dl := s.dead
+			if !dl.added {
+				continue
+			}
+			n.log.Info("message dead-lettered", "msg_id", dl.dl.MessageID, "src", s.d.Src, "subject", s.d.Subject,
+				"notice", dl.dl.NoticeID)
+			nudge = nudge || dl.notice != nil
+			n.emit(Event{Kind: EventDeadLetter, MessageID: dl.dl.MessageID, Reason: dl.dl.Reason})
+		case s.fresh:
+			nudge = true
+			s.applied()
+		default:
+			n.emit(Event{Kind: EventDuplicate, MessageID: s.e.ID})
+		}
+	}
+	if nudge {
+		n.nudge()
+	}
 }
 
 // inMessage is the message-log entry of a received envelope: the bytes as received.
@@ -96,10 +259,19 @@ func (n *Node) inboxItem(d Delivery, e *Envelope, typ string) *yipanqi.InboxItem
 	return &yipanqi.InboxItem{MessageID: e.ID, Source: d.Src, Type: typ}
 }
 
-// deadLetter keeps the message with the reason and, unless it was a receipt or a notice,
-// enqueues a signed rejection notice to the node that published it (the subject's sender,
-// which the server vouches for), in one transaction.
-func (n *Node) deadLetter(ctx context.Context, d Delivery, e *Envelope, cause error) error {
+// deadLetter is a prepared dead letter: the row, and the signed rejection notice to enqueue
+// with it, if any.
+type deadLetter struct {
+	dl         *yipanqi.DeadLetter
+	notice     *Envelope
+	noticeBody []byte
+	added      bool // set by the transaction: the dead letter was new
+}
+
+// deadStep prepares the dead letter of a message, with the reason and, unless it was a
+// receipt or a notice, a signed rejection notice to the node that published it (the
+// subject's sender, which the server vouches for).
+func (n *Node) deadStep(d Delivery, e *Envelope, cause error) *step {
 	reason := yipanqi.ErrorMessage(cause)
 	if f := yipanqi.ErrorField(cause); f != "" {
 		reason = fmt.Sprintf("%s（字段 %s）", reason, f)
@@ -113,74 +285,72 @@ func (n *Node) deadLetter(ctx context.Context, d Delivery, e *Envelope, cause er
 	if len(msgID) > 64 {
 		msgID = msgID[:64]
 	}
-	dl := &yipanqi.DeadLetter{MessageID: msgID, Source: d.Src, Subject: d.Subject, Reason: reason, Body: d.Body}
-	var notice *Envelope
-	var noticeBody []byte
+	dl := &deadLetter{dl: &yipanqi.DeadLetter{MessageID: msgID, Source: d.Src, Subject: d.Subject, Reason: reason, Body: d.Body}}
 	if typ != TypeReceipt && typ != TypeRejected && d.Type != TypeReceipt && d.Type != TypeRejected && validNodeCode(d.Src) {
 		if _, err := uuid.Parse(subject); err != nil || subject == "" {
 			// Nothing readable names the case; the notice still needs a subject.
 			subject = uuid.Must(uuid.NewV7()).String()
 		}
 		var err error
-		notice, noticeBody, err = n.seal(TypeRejected, subject, d.Src, d.Src, replyTo, n.now(),
+		dl.notice, dl.noticeBody, err = n.seal(TypeRejected, subject, d.Src, d.Src, replyTo, n.now(),
 			rejectedData{MessageID: msgID, Code: yipanqi.ErrorCode(cause), Field: yipanqi.ErrorField(cause), Reason: reason})
 		if err != nil {
-			return fmt.Errorf("exchange: rejection notice for %s: %w", msgID, err)
+			return &step{d: d, e: e, err: fmt.Errorf("exchange: rejection notice for %s: %w", msgID, err)}
 		}
-		dl.NoticeID = notice.ID
+		dl.dl.NoticeID = dl.notice.ID
 	}
-	var added bool
-	err := n.db.InTx(ctx, func(tx *sqlstore.Tx) error {
-		var err error
-		if added, err = tx.DeadLetter(ctx, dl); err != nil || !added {
-			return err
-		}
-		if notice != nil {
-			if err := tx.Enqueue(ctx, n.outMessage(notice, TypeRejected, "", noticeBody), Hash(notice), notice.ReplyTo,
-				Subject(d.Src, n.code, TypeRejected)); err != nil {
-				return err
-			}
-		}
-		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: n.code, Action: "message.dead_letter",
-			Object: msgID, Reason: reason})
-	})
-	if err != nil {
-		return fmt.Errorf("exchange: dead letter %s: %w", msgID, err)
-	}
-	if added {
-		n.log.Info("message dead-lettered", "msg_id", msgID, "src", d.Src, "subject", d.Subject, "notice", dl.NoticeID)
-		if notice != nil {
-			n.nudge()
-		}
-		n.emit(Event{Kind: EventDeadLetter, MessageID: msgID, Reason: reason})
-	}
-	return nil
+	return &step{d: d, e: e, dead: dl}
 }
 
-// onRequest opens the incoming case, logs the request and enqueues the signed receipt, with
-// the inbox row, in one transaction.
-func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ string) error {
+// deadLetterTx keeps the dead letter (once per body), enqueues its notice and audits it, in
+// tx.
+func (n *Node) deadLetterTx(ctx context.Context, tx *sqlstore.Tx, dl *deadLetter) error {
+	var err error
+	if dl.added, err = tx.DeadLetter(ctx, dl.dl); err != nil {
+		return fmt.Errorf("exchange: dead letter %s: %w", dl.dl.MessageID, err)
+	}
+	if !dl.added {
+		return nil
+	}
+	if dl.notice != nil {
+		if err := tx.Enqueue(ctx, n.outMessage(dl.notice, TypeRejected, "", dl.noticeBody), Hash(dl.notice), dl.notice.ReplyTo,
+			Subject(dl.dl.Source, n.code, TypeRejected)); err != nil {
+			return fmt.Errorf("exchange: dead letter %s: %w", dl.dl.MessageID, err)
+		}
+	}
+	return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: n.code, Action: "message.dead_letter",
+		Object: dl.dl.MessageID, Reason: dl.dl.Reason})
+}
+
+// onRequest prepares the step of a request: open the incoming case, log the request and
+// enqueue the signed receipt, with the inbox row. units memoises org-unit lookups.
+func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ string, units map[string]error) (*step, error) {
 	ct, ok := n.cfg.Types[typ]
 	if !ok {
-		return refuse(yipanqi.EINVALID, "type", "未知的案件类型“%s”", typ)
+		return nil, refuse(yipanqi.EINVALID, "type", "未知的案件类型“%s”", typ)
 	}
 	if e.Unit != n.code {
-		if _, err := n.db.OrgUnit(ctx, e.Unit); yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND {
-			return refuse(yipanqi.ENOTFOUND, "ypqunit", "受理单位“%s”不是本节点 %s 的机构", e.Unit, n.code)
+		err, seen := units[e.Unit]
+		if !seen {
+			_, err = n.db.OrgUnit(ctx, e.Unit)
+			units[e.Unit] = err
+		}
+		if yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND {
+			return nil, refuse(yipanqi.ENOTFOUND, "ypqunit", "受理单位“%s”不是本节点 %s 的机构", e.Unit, n.code)
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var rd requestData
 	if err := json.Unmarshal(e.Data, &rd); err != nil {
-		return refuse(yipanqi.EINVALID, "data", "案件数据格式错误：%s", jsonProblem(err))
+		return nil, refuse(yipanqi.EINVALID, "data", "案件数据格式错误：%s", jsonProblem(err))
 	}
 	if !yipanqi.ValidDivisionCode(rd.FromUnit) || rd.FromUnit[:2] != d.Src {
-		return refuse(yipanqi.EINVALID, "from_unit", "发文单位“%s”无效或不属于来源节点 %s", rd.FromUnit, d.Src)
+		return nil, refuse(yipanqi.EINVALID, "from_unit", "发文单位“%s”无效或不属于来源节点 %s", rd.FromUnit, d.Src)
 	}
 	idNumber, err := checkFields(ct, rd.Fields)
 	if err != nil {
-		return &refusal{err}
+		return nil, &refusal{err}
 	}
 	now := n.now()
 	var due struct {
@@ -191,17 +361,17 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 	if ct.Deadline != (calendar.Rule{}) {
 		dl, err := n.cfg.Calendar.Due(now, ct.Deadline)
 		if err != nil {
-			return fmt.Errorf("exchange: deadline of %s: %w", typ, err)
+			return nil, fmt.Errorf("exchange: deadline of %s: %w", typ, err)
 		}
 		due.at, due.provisional = dl.At.UTC(), dl.Provisional
 		rc.DueAt, rc.DueProvisional = due.at.Format(time.RFC3339Nano), due.provisional
 	}
 	receipt, rbody, err := n.seal(TypeReceipt, e.Subject, d.Src, rd.FromUnit, Hash(e), now, rc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	caseID := n.incomingCaseID(d.Src, e.Subject)
-	applied, err := n.db.ReceiveMessage(ctx, n.inboxItem(d, e, typ), func(tx *sqlstore.Tx) error {
+	apply := func(ctx context.Context, tx *sqlstore.Tx) error {
 		c := &yipanqi.Case{ID: caseID, Type: typ, Direction: yipanqi.Incoming, OrgUnit: e.Unit, PeerNode: d.Src,
 			PeerUnit: rd.FromUnit, PersonIDNumber: idNumber, State: yipanqi.CaseDelivered, Data: rd.Fields,
 			ReceivedAt: now, DueAt: due.at, DueProvisional: due.provisional}
@@ -219,40 +389,34 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		}
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: e.Unit, Action: "case.received",
 			Object: caseID, Reason: "来自 " + rd.FromUnit})
-	})
-	if err != nil {
-		return err
 	}
-	if !applied {
-		n.emit(Event{Kind: EventDuplicate, MessageID: e.ID})
-		return nil
-	}
-	n.nudge()
-	n.emit(Event{Kind: EventReceived, CaseID: caseID, MessageID: e.ID})
-	return nil
+	return &step{inbox: n.inboxItem(d, e, typ), apply: apply, applied: func() {
+		n.emit(Event{Kind: EventReceived, CaseID: caseID, MessageID: e.ID})
+	}}, nil
 }
 
 // onReceipt records the receiver's receipt: on the outgoing case it names, received_at (the
 // receipt's time) and due_at.
-func (n *Node) onReceipt(ctx context.Context, d Delivery, e *Envelope) error {
+func (n *Node) onReceipt(d Delivery, e *Envelope) (*step, error) {
 	if e.ReplyTo == "" {
-		return refuse(yipanqi.EINVALID, "ypqreplyto", "回执缺少 ypqreplyto：未指明所回执的消息")
+		return nil, refuse(yipanqi.EINVALID, "ypqreplyto", "回执缺少 ypqreplyto：未指明所回执的消息")
 	}
 	var rc receiptData
 	if err := json.Unmarshal(e.Data, &rc); err != nil {
-		return refuse(yipanqi.EINVALID, "data", "回执数据格式错误：%s", jsonProblem(err))
+		return nil, refuse(yipanqi.EINVALID, "data", "回执数据格式错误：%s", jsonProblem(err))
 	}
 	var due time.Time
 	if rc.DueAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, rc.DueAt)
 		if err != nil {
-			return refuse(yipanqi.EINVALID, "due_at", "回执中的办理期限“%s”不是 RFC 3339 时间", rc.DueAt)
+			return nil, refuse(yipanqi.EINVALID, "due_at", "回执中的办理期限“%s”不是 RFC 3339 时间", rc.DueAt)
 		}
 		due = t
 	}
 	var caseID string
 	recorded := false
-	applied, err := n.db.ReceiveMessage(ctx, n.inboxItem(d, e, TypeReceipt), func(tx *sqlstore.Tx) error {
+	apply := func(ctx context.Context, tx *sqlstore.Tx) error {
+		recorded = false
 		ref, err := tx.MessageByHash(ctx, e.ReplyTo, yipanqi.Outgoing)
 		if yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND || (err == nil && ref.Dest != d.Src) {
 			return refuse(yipanqi.ENOTFOUND, "ypqreplyto", "回执所指的消息不是本节点发给节点 %s 的", d.Src)
@@ -273,29 +437,25 @@ func (n *Node) onReceipt(ctx context.Context, d Delivery, e *Envelope) error {
 		}
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: n.code, Action: action, Object: caseID,
 			Reason: "节点 " + d.Src + " 签收于 " + e.Time.Format(time.RFC3339)})
-	})
-	if err != nil {
-		return err
 	}
-	switch {
-	case !applied:
-		n.emit(Event{Kind: EventDuplicate, MessageID: e.ID})
-	case recorded:
-		n.emit(Event{Kind: EventReceipt, CaseID: caseID, MessageID: e.ID})
-	}
-	return nil
+	return &step{inbox: n.inboxItem(d, e, TypeReceipt), apply: apply, applied: func() {
+		if recorded {
+			n.emit(Event{Kind: EventReceipt, CaseID: caseID, MessageID: e.ID})
+		}
+	}}, nil
 }
 
 // onRejected records a rejection notice: the sender is told. When it names the request of an
 // outgoing case, that case becomes rejected; the reason is in the audit log and the notice
 // in the message log either way.
-func (n *Node) onRejected(ctx context.Context, d Delivery, e *Envelope) error {
+func (n *Node) onRejected(d Delivery, e *Envelope) (*step, error) {
 	var rd rejectedData
 	if err := json.Unmarshal(e.Data, &rd); err != nil || rd.Reason == "" {
-		return refuse(yipanqi.EINVALID, "data", "退回通知缺少退回原因")
+		return nil, refuse(yipanqi.EINVALID, "data", "退回通知缺少退回原因")
 	}
 	var caseID string
-	applied, err := n.db.ReceiveMessage(ctx, n.inboxItem(d, e, TypeRejected), func(tx *sqlstore.Tx) error {
+	apply := func(ctx context.Context, tx *sqlstore.Tx) error {
+		caseID = ""
 		var ref *sqlstore.LoggedMessage
 		var err error
 		if e.ReplyTo != "" {
@@ -321,47 +481,41 @@ func (n *Node) onRejected(ctx context.Context, d Delivery, e *Envelope) error {
 		}
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: n.code, Action: "case.rejected", Object: object,
 			Reason: "节点 " + d.Src + " 退回：" + rd.Reason})
-	})
-	if err != nil {
-		return err
 	}
-	if !applied {
-		n.emit(Event{Kind: EventDuplicate, MessageID: e.ID})
-		return nil
-	}
-	n.emit(Event{Kind: EventRejected, CaseID: caseID, MessageID: rd.MessageID, Reason: rd.Reason})
-	return nil
+	return &step{inbox: n.inboxItem(d, e, TypeRejected), apply: apply, applied: func() {
+		n.emit(Event{Kind: EventRejected, CaseID: caseID, MessageID: rd.MessageID, Reason: rd.Reason})
+	}}, nil
 }
 
 // onReply records a reply on the outgoing case whose request it names (state replied) and
 // enqueues a signed receipt of the reply.
-func (n *Node) onReply(ctx context.Context, d Delivery, e *Envelope, typ string) error {
+func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 	ct, ok := n.cfg.Types[typ]
 	if !ok {
-		return refuse(yipanqi.EINVALID, "type", "未知的案件类型“%s”", typ)
+		return nil, refuse(yipanqi.EINVALID, "type", "未知的案件类型“%s”", typ)
 	}
 	var rd requestData
 	if err := json.Unmarshal(e.Data, &rd); err != nil {
-		return refuse(yipanqi.EINVALID, "data", "答复数据格式错误：%s", jsonProblem(err))
+		return nil, refuse(yipanqi.EINVALID, "data", "答复数据格式错误：%s", jsonProblem(err))
 	}
 	if !contains(ct.Replies, rd.Reply) {
-		return refuse(yipanqi.EINVALID, "reply", "“%s”不是 %s 类案件的答复选项", rd.Reply, typ)
+		return nil, refuse(yipanqi.EINVALID, "reply", "“%s”不是 %s 类案件的答复选项", rd.Reply, typ)
 	}
 	if !yipanqi.ValidDivisionCode(rd.FromUnit) || rd.FromUnit[:2] != d.Src {
-		return refuse(yipanqi.EINVALID, "from_unit", "答复单位“%s”无效或不属于来源节点 %s", rd.FromUnit, d.Src)
+		return nil, refuse(yipanqi.EINVALID, "from_unit", "答复单位“%s”无效或不属于来源节点 %s", rd.FromUnit, d.Src)
 	}
 	var fields map[string]any
 	if json.Unmarshal(rd.Fields, &fields) != nil || fields == nil {
-		return refuse(yipanqi.EINVALID, "fields", "答复数据 fields 须为 JSON 对象")
+		return nil, refuse(yipanqi.EINVALID, "fields", "答复数据 fields 须为 JSON 对象")
 	}
 	now := n.now()
 	receipt, rbody, err := n.seal(TypeReceipt, e.Subject, d.Src, rd.FromUnit, Hash(e), now,
 		receiptData{MessageID: e.ID, ReceivedAt: now.Format(time.RFC3339Nano)})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var caseID string
-	applied, err := n.db.ReceiveMessage(ctx, n.inboxItem(d, e, typ), func(tx *sqlstore.Tx) error {
+	apply := func(ctx context.Context, tx *sqlstore.Tx) error {
 		ref, err := tx.MessageByHash(ctx, e.ReplyTo, yipanqi.Outgoing)
 		if yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND {
 			return refuse(yipanqi.ENOTFOUND, "ypqreplyto", "所答复的来文不是本节点发出的")
@@ -385,17 +539,10 @@ func (n *Node) onReply(ctx context.Context, d Delivery, e *Envelope, typ string)
 		}
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: n.code, Action: "case.reply_received",
 			Object: caseID, Reason: "答复：" + rd.Reply})
-	})
-	if err != nil {
-		return err
 	}
-	if !applied {
-		n.emit(Event{Kind: EventDuplicate, MessageID: e.ID})
-		return nil
-	}
-	n.nudge()
-	n.emit(Event{Kind: EventReplied, CaseID: caseID, MessageID: e.ID})
-	return nil
+	return &step{inbox: n.inboxItem(d, e, typ), apply: apply, applied: func() {
+		n.emit(Event{Kind: EventReplied, CaseID: caseID, MessageID: e.ID})
+	}}, nil
 }
 
 // jsonProblem says briefly what encoding/json disliked, without echoing the data.
