@@ -154,16 +154,26 @@ func (n *Node) commit(ctx context.Context, steps []*step) {
 	for {
 		refused := -1
 		var cause error
-		err := n.db.InTx(ctx, func(tx *sqlstore.Tx) error {
+		inTx := n.db.InTx
+		if len(steps) > 1 {
+			inTx = n.db.InBatchTx
+		}
+		err := inTx(ctx, func(tx *sqlstore.Tx) error {
 			var items []*yipanqi.InboxItem
+			var refs []string
 			for _, s := range steps {
 				s.fresh = false
 				if s.dead == nil {
 					items = append(items, s.inbox)
+					refs = append(refs, s.e.ReplyTo)
 				}
 			}
 			fresh, err := tx.Inbox(ctx, items)
 			if err != nil {
+				return err
+			}
+			// Receipts, replies and notices name a message this node sent.
+			if err := tx.PrefetchByHash(ctx, refs, yipanqi.Outgoing); err != nil {
 				return err
 			}
 			k := 0
@@ -212,8 +222,9 @@ func (n *Node) commit(ctx context.Context, steps []*step) {
 			}
 			return
 		default:
-			// A store failure: commit each message alone, so that one that keeps failing
-			// (and comes again after its retry delay) does not hold back the others.
+			// A store failure, or a conflict InBatchTx cannot place: commit each message
+			// alone, so that one that keeps failing (and comes again after its retry delay)
+			// does not hold back the others, and a conflict is found and refused.
 			for _, s := range steps {
 				n.commit(ctx, []*step{s})
 			}

@@ -353,7 +353,11 @@ func (n *Node) SendMany(ctx context.Context, batch []NewCase) error {
 			audit: &yipanqi.AuditEntry{Actor: actorOf(ctx), Action: "case.sent", Object: c.ID, OrgUnit: c.OrgUnit,
 				Reason: "发往 " + c.PeerUnit}}
 	}
-	err := n.db.InTx(ctx, func(tx *sqlstore.Tx) error {
+	inTx := n.db.InTx
+	if len(batch) > 1 {
+		inTx = n.db.InBatchTx // new UUIDv7 ids: no conflict to place
+	}
+	err := inTx(ctx, func(tx *sqlstore.Tx) error {
 		for i, nc := range batch {
 			if err := tx.CreateCase(ctx, nc.Case); err != nil {
 				return &manyError{i: i, total: len(batch), err: err}

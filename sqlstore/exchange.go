@@ -30,6 +30,13 @@ type Tx struct {
 	db     *DB
 	q      q
 	audits []*yipanqi.AuditEntry // appended to the chain when fn returns, before commit
+
+	// In a batch transaction (InBatchTx) the rows of new cases, messages and outbox entries
+	// wait here and are written when fn returns, one multi-row INSERT per table.
+	batch               bool
+	cases, msgs, outbox [][]any
+	byHash              map[string]*LoggedMessage // PrefetchByHash's finds, by hash
+	byHashDir           yipanqi.Direction
 }
 
 // InTx runs fn in one transaction and commits when fn returns nil; any error rolls back
@@ -46,6 +53,79 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 		}
 		return db.appendAudit(ctx, qq, tx.audits)
 	})
+}
+
+// InBatchTx is InTx for many messages at once. Tx.CreateCase, LogMessage and Enqueue check
+// their arguments at once but write nothing yet: their rows are written when fn returns, as
+// one multi-row INSERT per table (hundreds of rows in a few statements instead of one round
+// trip each), before the audit entries. Reads and updates inside fn therefore do not see the
+// cases and messages fn added. A kept case or message whose key is already stored fails the
+// whole transaction with ECONFLICT, without saying which: the caller redoes the work with
+// InTx, one item at a time, to find out.
+func (db *DB) InBatchTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.inTx(ctx, func(qq q) error {
+		tx := &Tx{db: db, q: qq, batch: true}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if err := tx.flush(ctx); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, qq, tx.audits)
+	})
+}
+
+// flush writes the rows a batch transaction kept.
+func (tx *Tx) flush(ctx context.Context) error {
+	for _, t := range []struct {
+		what, insert string
+		rows         [][]any
+	}{
+		{"cases", "INSERT INTO cases (" + caseColumns + ") VALUES ", tx.cases},
+		{"messages", "INSERT INTO messages (" + messageColumns + ") VALUES ", tx.msgs},
+		{"outbox", "INSERT INTO outbox (message_id, subject, body, next_attempt, created_at) VALUES ", tx.outbox},
+	} {
+		if err := insertRows(ctx, tx.db, tx.q, t.insert, t.rows); err != nil {
+			if tx.db.dialect.violation(err) == uniqueViolation {
+				return yipanqi.Errorf(yipanqi.ECONFLICT, "批量写入的%s与已有记录重复", t.what)
+			}
+			return fmt.Errorf("batch insert %s: %w", t.what, tx.db.dialect.classify(err))
+		}
+	}
+	tx.cases, tx.msgs, tx.outbox = nil, nil, nil
+	return nil
+}
+
+// maxVarsPerStatement keeps a multi-row INSERT below the variables a statement may have
+// (32766 on SQLite, 65535 on PostgreSQL).
+const maxVarsPerStatement = 30000
+
+// insertRows runs insert ("INSERT INTO t (…) VALUES ") for rows, all of one width, in as few
+// statements as the variable limit allows.
+func insertRows(ctx context.Context, db *DB, qq q, insert string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := len(rows[0])
+	tuple := "(?" + strings.Repeat(", ?", width-1) + ")"
+	per := max(1, maxVarsPerStatement/width)
+	for lo := 0; lo < len(rows); lo += per {
+		chunk := rows[lo:min(lo+per, len(rows))]
+		var b strings.Builder
+		b.WriteString(insert)
+		args := make([]any, 0, width*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(tuple)
+			args = append(args, r...)
+		}
+		if _, err := qq.exec(ctx, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LoggedMessage is an entry of the message log with what the exchange needs to match replies
@@ -96,9 +176,13 @@ func (tx *Tx) CreateCase(ctx context.Context, c *yipanqi.Case) error {
 		data = string(c.Data)
 	}
 	t := tx.db.dialect.timeArg
-	_, err := tx.q.exec(ctx, "INSERT INTO cases ("+caseColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		c.ID, c.Type, string(c.Direction), c.OrgUnit, c.PeerNode, c.PeerUnit, c.PersonIDNumber, string(c.State), data,
-		t(c.ReceivedAt), t(c.DueAt), c.DueProvisional, c.Overdue, t(now), t(now))
+	row := []any{c.ID, c.Type, string(c.Direction), c.OrgUnit, c.PeerNode, c.PeerUnit, c.PersonIDNumber, string(c.State), data,
+		t(c.ReceivedAt), t(c.DueAt), c.DueProvisional, c.Overdue, t(now), t(now)}
+	if tx.batch {
+		tx.cases = append(tx.cases, row)
+		return nil
+	}
+	_, err := tx.q.exec(ctx, "INSERT INTO cases ("+caseColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row...)
 	if tx.db.dialect.violation(err) == uniqueViolation {
 		return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "id", "案件“%s”已存在", c.ID)
 	}
@@ -164,8 +248,12 @@ func (tx *Tx) LogMessage(ctx context.Context, m *yipanqi.Message, hash, replyTo 
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "id", "消息编号或方向无效")
 	}
 	m.RecordedAt = tx.db.now()
-	_, err := tx.q.exec(ctx, "INSERT INTO messages ("+messageColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		m.ID, m.CaseID, string(m.Direction), m.Type, m.Source, m.Dest, m.Body, tx.db.dialect.timeArg(m.RecordedAt), hash, replyTo)
+	row := []any{m.ID, m.CaseID, string(m.Direction), m.Type, m.Source, m.Dest, m.Body, tx.db.dialect.timeArg(m.RecordedAt), hash, replyTo}
+	if tx.batch {
+		tx.msgs = append(tx.msgs, row)
+		return nil
+	}
+	_, err := tx.q.exec(ctx, "INSERT INTO messages ("+messageColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row...)
 	if tx.db.dialect.violation(err) == uniqueViolation {
 		return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "id", "消息“%s”已记录", m.ID)
 	}
@@ -183,8 +271,12 @@ func (tx *Tx) Enqueue(ctx context.Context, m *yipanqi.Message, hash, replyTo, su
 		return err
 	}
 	t := tx.db.dialect.timeArg
-	_, err := tx.q.exec(ctx, "INSERT INTO outbox (message_id, subject, body, next_attempt, created_at) VALUES (?, ?, ?, ?, ?)",
-		m.ID, subject, m.Body, t(m.RecordedAt), t(m.RecordedAt))
+	row := []any{m.ID, subject, m.Body, t(m.RecordedAt), t(m.RecordedAt)}
+	if tx.batch {
+		tx.outbox = append(tx.outbox, row)
+		return nil
+	}
+	_, err := tx.q.exec(ctx, "INSERT INTO outbox (message_id, subject, body, next_attempt, created_at) VALUES (?, ?, ?, ?, ?)", row...)
 	if err != nil {
 		return fmt.Errorf("enqueue %s: %w", m.ID, tx.db.dialect.classify(err))
 	}
@@ -206,12 +298,60 @@ func (tx *Tx) MessageByHash(ctx context.Context, hash string, dir yipanqi.Direct
 	if hash == "" {
 		return nil, yipanqi.Errorf(yipanqi.ENOTFOUND, "未找到所引用的消息")
 	}
+	if m := tx.byHash[hash]; m != nil && dir == tx.byHashDir {
+		c := *m
+		return &c, nil
+	}
 	m, err := scanMessage(tx.q.row(ctx, "SELECT "+messageColumns+" FROM messages WHERE hash = ? AND hash <> '' AND direction = ? ORDER BY recorded_at LIMIT 1",
 		hash, string(dir)))
 	if err != nil {
 		return nil, notFound(fmt.Errorf("message by hash: %w", err), "未找到所引用的消息")
 	}
 	return m, nil
+}
+
+// PrefetchByHash reads, in one query, the logged messages of the direction whose envelopes
+// have the hashes, so that the MessageByHash calls that follow in the transaction for them
+// need no round trip each. A hash not found is looked up again by MessageByHash.
+func (tx *Tx) PrefetchByHash(ctx context.Context, hashes []string, dir yipanqi.Direction) error {
+	uniq := make([]any, 0, len(hashes)+1)
+	uniq = append(uniq, string(dir))
+	seen := make(map[string]bool, len(hashes))
+	for _, h := range hashes {
+		if h != "" && !seen[h] {
+			seen[h] = true
+			uniq = append(uniq, h)
+		}
+	}
+	if len(uniq) == 1 {
+		return nil
+	}
+	tx.byHash, tx.byHashDir = make(map[string]*LoggedMessage, len(uniq)-1), dir
+	for lo := 1; lo < len(uniq); lo += maxVarsPerStatement {
+		chunk := append([]any{uniq[0]}, uniq[lo:min(lo+maxVarsPerStatement, len(uniq))]...)
+		rows, err := tx.q.query(ctx, "SELECT "+messageColumns+" FROM messages WHERE direction = ? AND hash <> '' AND hash IN (?"+
+			strings.Repeat(", ?", len(chunk)-2)+") ORDER BY recorded_at", chunk...)
+		if err != nil {
+			return fmt.Errorf("messages by hash: %w", err)
+		}
+		for rows.Next() {
+			m, err := scanMessage(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("messages by hash: %w", err)
+			}
+			if tx.byHash[m.Hash] == nil {
+				tx.byHash[m.Hash] = m
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("messages by hash: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("messages by hash: %w", err)
+		}
+	}
+	return nil
 }
 
 // RequestMessage returns the message that opened a case: the first logged message of the
