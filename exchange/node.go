@@ -125,6 +125,11 @@ type Node struct {
 	scope yipanqi.Scope
 	wake  chan struct{}
 
+	// The group commit of Send and SendMany (see SendMany).
+	sendMu    sync.Mutex
+	sendQueue []*sendReq
+	sendBusy  bool
+
 	published, duplicates, failed atomic.Int64
 }
 
@@ -329,56 +334,142 @@ type NewCase struct {
 
 // SendMany opens the cases as Send does, all in one transaction: all are stored, with their
 // messages, outbox rows and audit entries, or none is. It is for senders of many cases at
-// once (the move notices of an import, a benchmark): one commit and one append to the audit
-// chain for the lot, instead of one each. EINVALID, naming the case by its position (from
-// 1), when any case is invalid; nothing is stored then.
+// once (the move notices of an import, a benchmark). EINVALID, naming the case by its
+// position (from 1), when any case is invalid; nothing is stored then.
+//
+// Concurrent Send and SendMany calls of a node are committed together (group commit): while
+// one transaction commits, the calls that arrive queue, and the first of them then commits
+// them all in the next one. Every transaction that writes appends to the audit chain, whose
+// head stays locked until its commit is durable, so a node commits one transaction at a time;
+// grouping makes that one transaction carry many cases. Each call still returns only after
+// its own cases committed; if a group fails, its calls are committed again one by one, so
+// one call's failure is not another's.
 func (n *Node) SendMany(ctx context.Context, batch []NewCase) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	type prepared struct {
-		m       *yipanqi.Message
-		hash    string
-		subject string
-		audit   *yipanqi.AuditEntry
-	}
-	out := make([]prepared, len(batch))
+	req := &sendReq{ctx: ctx, done: make(chan error, 1), lead: make(chan struct{}, 1)}
+	req.items = make([]sendItem, len(batch))
 	for i, nc := range batch {
 		e, body, err := n.prepareSend(nc.Case, nc.Fields)
 		if err != nil {
 			return &manyError{i: i, total: len(batch), err: err}
 		}
 		c := nc.Case
-		out[i] = prepared{m: n.outMessage(e, c.Type, c.ID, body), hash: Hash(e), subject: Subject(c.PeerNode, n.code, c.Type),
+		req.items[i] = sendItem{c: c, m: n.outMessage(e, c.Type, c.ID, body), hash: Hash(e), subject: Subject(c.PeerNode, n.code, c.Type),
 			audit: &yipanqi.AuditEntry{Actor: actorOf(ctx), Action: "case.sent", Object: c.ID, OrgUnit: c.OrgUnit,
 				Reason: "发往 " + c.PeerUnit}}
 	}
+	n.sendMu.Lock()
+	n.sendQueue = append(n.sendQueue, req)
+	lead := !n.sendBusy
+	n.sendBusy = true
+	n.sendMu.Unlock()
+	if lead {
+		n.leadSends()
+	}
+	for {
+		select {
+		case err := <-req.done:
+			if err != nil {
+				return fmt.Errorf("exchange: send: %w", err)
+			}
+			return nil
+		case <-req.lead:
+			n.leadSends()
+		}
+	}
+}
+
+// sendReq is one Send or SendMany call waiting for its group's commit.
+type sendReq struct {
+	ctx   context.Context
+	items []sendItem
+	done  chan error    // the outcome, once committed or failed
+	lead  chan struct{} // this call is to commit the next group
+}
+
+// sendItem is one prepared case of a sendReq.
+type sendItem struct {
+	c       *yipanqi.Case
+	m       *yipanqi.Message
+	hash    string
+	subject string
+	audit   *yipanqi.AuditEntry
+}
+
+// leadSends commits the queued calls in one transaction, tells each its outcome and hands the
+// next group to the first call that queued meanwhile (or marks the queue idle).
+func (n *Node) leadSends() {
+	n.sendMu.Lock()
+	group := n.sendQueue
+	n.sendQueue = nil
+	n.sendMu.Unlock()
+	live := group[:0:0]
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err // gave up before its turn: nothing stored
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) > 0 {
+		// The transaction must not die with the leader's context: the others wait on it.
+		ctx := context.WithoutCancel(live[0].ctx)
+		errs := make([]error, len(live))
+		if err := n.commitSends(ctx, live); err != nil {
+			for i, r := range live {
+				errs[i] = err
+				if len(live) > 1 {
+					errs[i] = n.commitSends(ctx, []*sendReq{r})
+				}
+			}
+		}
+		for i, r := range live {
+			if errs[i] == nil {
+				for _, it := range r.items {
+					n.emit(Event{Kind: EventSent, CaseID: it.c.ID, MessageID: it.m.ID})
+				}
+			}
+			r.done <- errs[i]
+		}
+		n.nudge()
+	}
+	n.sendMu.Lock()
+	if len(n.sendQueue) == 0 {
+		n.sendBusy = false
+	} else {
+		n.sendQueue[0].lead <- struct{}{}
+	}
+	n.sendMu.Unlock()
+}
+
+// commitSends stores the cases of reqs in one transaction.
+func (n *Node) commitSends(ctx context.Context, reqs []*sendReq) error {
+	count := 0
+	for _, r := range reqs {
+		count += len(r.items)
+	}
 	inTx := n.db.InTx
-	if len(batch) > 1 {
+	if count > 1 {
 		inTx = n.db.InBatchTx // new UUIDv7 ids: no conflict to place
 	}
-	err := inTx(ctx, func(tx *sqlstore.Tx) error {
-		for i, nc := range batch {
-			if err := tx.CreateCase(ctx, nc.Case); err != nil {
-				return &manyError{i: i, total: len(batch), err: err}
-			}
-			if err := tx.Enqueue(ctx, out[i].m, out[i].hash, "", out[i].subject); err != nil {
-				return err
-			}
-			if err := tx.Audit(ctx, out[i].audit); err != nil {
-				return err
+	return inTx(ctx, func(tx *sqlstore.Tx) error {
+		for _, r := range reqs {
+			for i, it := range r.items {
+				if err := tx.CreateCase(ctx, it.c); err != nil {
+					return &manyError{i: i, total: len(r.items), err: err}
+				}
+				if err := tx.Enqueue(ctx, it.m, it.hash, "", it.subject); err != nil {
+					return err
+				}
+				if err := tx.Audit(ctx, it.audit); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("exchange: send: %w", err)
-	}
-	n.nudge()
-	for i, nc := range batch {
-		n.emit(Event{Kind: EventSent, CaseID: nc.Case.ID, MessageID: out[i].m.ID})
-	}
-	return nil
 }
 
 // manyError names the case of a SendMany batch that was refused; its code and message are
