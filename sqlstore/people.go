@@ -29,8 +29,18 @@ func scanPerson(sc interface{ Scan(...any) error }) (*yipanqi.Person, error) {
 // FindPerson returns the person with the ID number whose residence lies in scope. ENOTFOUND
 // when there is none in scope (whether or not one exists elsewhere); EFORBIDDEN for the zero
 // Scope.
+//
+// Seeing a person's record is audited: an entry "person.view" by the actor in ctx
+// (yipanqi.NewContextWithUser) is written before the record is returned.
 func (db *DB) FindPerson(ctx context.Context, scope yipanqi.Scope, idNumber string) (*yipanqi.Person, error) {
-	return db.findPerson(ctx, db.q(), scope, idNumber)
+	p, err := db.findPerson(ctx, db.q(), scope, idNumber)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.auditRead(ctx, "person.view", idNumber); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func (db *DB) findPerson(ctx context.Context, qq q, scope yipanqi.Scope, idNumber string) (*yipanqi.Person, error) {
@@ -44,6 +54,30 @@ func (db *DB) findPerson(ctx context.Context, qq q, scope yipanqi.Scope, idNumbe
 		return nil, notFound(fmt.Errorf("find person: %w", err), "未找到该公民身份号码对应的人员")
 	}
 	return p, nil
+}
+
+// auditRead records that the actor in ctx saw personal data (SCOPE.md: every read is logged).
+// It commits on its own: a read has no change to commit with.
+func (db *DB) auditRead(ctx context.Context, action, object string) error {
+	actor, unit := actorFrom(ctx)
+	if err := db.Audit(ctx, &yipanqi.AuditEntry{Actor: actor, OrgUnit: unit, Action: action, Object: object}); err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// CountPeople returns how many people reside in scope. It reads no personal data and so
+// writes no audit entry. EFORBIDDEN for the zero Scope.
+func (db *DB) CountPeople(ctx context.Context, scope yipanqi.Scope) (int, error) {
+	if err := checkScope(scope); err != nil {
+		return 0, err
+	}
+	lo, hi := scope.Range()
+	var n int
+	if err := db.q().row(ctx, "SELECT COUNT(*) FROM people WHERE "+personInScope, lo, hi).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count people: %w", err)
+	}
+	return n, nil
 }
 
 const (
@@ -68,7 +102,9 @@ func likePrefix(s string) string {
 }
 
 // ListPeople returns a page of the people in scope that match f, ordered by ID number, and
-// how many match in all. EFORBIDDEN for the zero Scope.
+// how many match in all. A page that shows anyone is audited as "people.search" (scope,
+// filters, how many shown) by the actor in ctx; for a bare count use CountPeople.
+// EFORBIDDEN for the zero Scope.
 func (db *DB) ListPeople(ctx context.Context, scope yipanqi.Scope, f yipanqi.PersonFilter) ([]*yipanqi.Person, int, error) {
 	if err := checkScope(scope); err != nil {
 		return nil, 0, err
@@ -121,7 +157,33 @@ func (db *DB) ListPeople(ctx context.Context, scope yipanqi.Scope, f yipanqi.Per
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("list people: %w", err)
 	}
+	if len(out) > 0 {
+		if err := db.auditRead(ctx, "people.search", searchObject(scope, f, len(out))); err != nil {
+			return nil, 0, err
+		}
+	}
 	return out, total, nil
+}
+
+// searchObject describes a search for the audit log: where, with which filters, how many
+// records were shown.
+func searchObject(scope yipanqi.Scope, f yipanqi.PersonFilter, shown int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "scope=%s", scope.Unit())
+	if f.Name != "" {
+		fmt.Fprintf(&b, " name=%s", f.Name)
+	}
+	if f.IDNumber != "" {
+		fmt.Fprintf(&b, " id_number=%s", f.IDNumber)
+	}
+	if f.HukouCode != "" {
+		fmt.Fprintf(&b, " hukou=%s", f.HukouCode)
+	}
+	if f.FlowStatus != "" {
+		fmt.Fprintf(&b, " flow=%s", f.FlowStatus)
+	}
+	fmt.Fprintf(&b, " offset=%d shown=%d", f.Offset, shown)
+	return b.String()
 }
 
 const flowColumns = "id, person_id, kind, on_date, from_code, to_code, note, recorded_at"

@@ -165,6 +165,6 @@ func demoCount(ctx context.Context, dsn, province string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, n, err := db.ListPeople(ctx, scope, yipanqi.PersonFilter{Limit: 1})
+	n, err := db.CountPeople(ctx, scope)
 	return n, err
 }

@@ -108,7 +108,7 @@ func soleProvince(ctx context.Context, db *sqlstore.DB, tree *division.Tree) (yi
 		if err != nil {
 			return scope, err
 		}
-		_, total, err := db.ListPeople(ctx, s, yipanqi.PersonFilter{Limit: 1})
+		total, err := db.CountPeople(ctx, s)
 		if err != nil {
 			return scope, err
 		}

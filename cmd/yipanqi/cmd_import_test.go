@@ -98,7 +98,7 @@ func countPeople(t *testing.T, dsn, province string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, total, err := db.ListPeople(context.Background(), s, yipanqi.PersonFilter{Limit: 1})
+	total, err := db.CountPeople(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}

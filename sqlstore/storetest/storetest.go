@@ -21,6 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"ScopeZero", testScopeZero},
 		{"ScopePeople", testScopePeople},
 		{"ListPeople", testListPeople},
+		{"ReadAudit", testReadAudit},
 		{"ImportNewUpdateSame", testImportNewUpdateSame},
 		{"ImportDuplicates", testImportDuplicates},
 		{"ImportRollback", testImportRollback},
