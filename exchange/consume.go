@@ -103,7 +103,7 @@ func (t *Transport) ConsumeBatch(ctx context.Context, limit int, handle func(ctx
 			}
 		}
 		for _, msg := range batch {
-			ds = append(ds, delivery(msg))
+			ds = append(ds, t.delivery(msg))
 		}
 		errs := handle(ctx, ds)
 		for i, msg := range batch {
@@ -134,7 +134,7 @@ func (t *Transport) ConsumeBatch(ctx context.Context, limit int, handle func(ctx
 // durable looks up the node's durable consumer, waiting while the server is unreachable. It
 // returns nil, nil when ctx ends first; ENOTFOUND or EFORBIDDEN as Consume does.
 func (t *Transport) durable(ctx context.Context) (jetstream.Consumer, error) {
-	stream, name := StreamName(t.node), ConsumerName(t.node)
+	stream, name := t.StreamName(t.node), ConsumerName(t.node)
 	wait := 100 * time.Millisecond
 	for {
 		mark := t.denied.mark()

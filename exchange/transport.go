@@ -121,6 +121,14 @@ type TransportConfig struct {
 	RetryDelay func(numDelivered uint64) time.Duration
 	// AckWait is the consumers' ack wait set by EnsureStreams; default DefaultAckWait.
 	AckWait time.Duration
+	// Namespace, when set, prefixes the names this transport uses on the server, so that
+	// several regions — or test runs — share one NATS cluster without seeing each other's
+	// messages: subjects <ns>.ypq.<dst>.<src>.<type>, streams <ns>_YPQ_<node> (consumers
+	// and reply inboxes keep their names: they live inside the stream and are random). One
+	// token of letters, digits, '-' and '_'. Every node of a region and its administrator
+	// use the same value; empty, the default, gives the names of docs/transport.md.
+	// Delivery.Subject is always given without the namespace.
+	Namespace string
 	// Logger receives connection events and errors; default slog.Default().
 	Logger *slog.Logger
 }
@@ -185,6 +193,9 @@ func Connect(ctx context.Context, cfg TransportConfig) (*Transport, error) {
 	}
 	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
 		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "tls", "TLS 客户端证书与私钥须同时配置")
+	}
+	if cfg.Namespace != "" && !validNode(cfg.Namespace) {
+		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "namespace", "命名空间 %q 无效：只能是字母、数字、- 与 _（至多 16 个字符）", cfg.Namespace)
 	}
 	if cfg.Name == "" {
 		cfg.Name = "yipanqi-" + cfg.Node
@@ -313,6 +324,34 @@ func DefaultRetryDelay(numDelivered uint64) time.Duration {
 // Node returns the node code the transport publishes as.
 func (t *Transport) Node() string { return t.node }
 
+// Namespace returns the transport's namespace, "" for none.
+func (t *Transport) Namespace() string { return t.cfg.Namespace }
+
+// StreamName is the stream holding the messages addressed to node in this transport's
+// namespace: StreamName(node) without one.
+func (t *Transport) StreamName(node string) string {
+	if t.cfg.Namespace == "" {
+		return StreamName(node)
+	}
+	return t.cfg.Namespace + "_" + StreamName(node)
+}
+
+// wire turns a subject made by Subject into the one used on the server.
+func (t *Transport) wire(subject string) string {
+	if t.cfg.Namespace == "" {
+		return subject
+	}
+	return t.cfg.Namespace + "." + subject
+}
+
+// unwire is the inverse of wire; a subject outside the namespace is returned as it is.
+func (t *Transport) unwire(subject string) string {
+	if t.cfg.Namespace == "" {
+		return subject
+	}
+	return strings.TrimPrefix(subject, t.cfg.Namespace+".")
+}
+
 // Conn returns the underlying NATS connection, for health checks and tests.
 func (t *Transport) Conn() *nats.Conn { return t.nc }
 
@@ -326,7 +365,8 @@ func (t *Transport) Close() {
 	t.nc.Close()
 }
 
-// EnsureStreams creates or updates, for each node, its stream YPQ_<node> and its durable
+// EnsureStreams creates or updates, for each node, its stream YPQ_<node> (in the namespace,
+// if any) and its durable
 // consumer node-<node>, with replicas copies (1 on a single server, 3 on a cluster). It is
 // idempotent. A node's own credentials do not allow it: the region's administrator runs it.
 // Returns EINVALID for a bad node code or replica count, EFORBIDDEN when the connection's
@@ -344,9 +384,9 @@ func (t *Transport) EnsureStreams(ctx context.Context, nodes []string, replicas 
 		mark := t.denied.mark()
 		actx, cancel := t.untilDenied(ctx, "$JS.API.", mark)
 		stream, err := t.js.CreateOrUpdateStream(actx, jetstream.StreamConfig{
-			Name:        StreamName(node),
+			Name:        t.StreamName(node),
 			Description: "Yipanqi messages addressed to node " + node,
-			Subjects:    []string{SubjectPrefix + "." + node + ".>"},
+			Subjects:    []string{t.wire(SubjectPrefix + "." + node + ".>")},
 			// Work-queue retention: a message stays until node's consumer acknowledges it
 			// and no age, count or size limit ever removes an unread one.
 			Retention:  jetstream.WorkQueuePolicy,
@@ -360,7 +400,7 @@ func (t *Transport) EnsureStreams(ctx context.Context, nodes []string, replicas 
 		})
 		if err != nil {
 			cancel()
-			return t.apiErr("ensure stream "+StreamName(node), "创建或更新收件流 "+StreamName(node), "$JS.API.STREAM.", mark, err)
+			return t.apiErr("ensure stream "+t.StreamName(node), "创建或更新收件流 "+t.StreamName(node), "$JS.API.STREAM.", mark, err)
 		}
 		_, err = stream.CreateOrUpdateConsumer(actx, jetstream.ConsumerConfig{
 			Durable:       ConsumerName(node),
@@ -422,7 +462,7 @@ func (t *Transport) PublishBatch(ctx context.Context, out []Outgoing) ([]Result,
 			}
 			next++
 		}
-		subjects[i] = Subject(o.Dst, t.node, o.Type)
+		subjects[i] = t.wire(Subject(o.Dst, t.node, o.Type))
 		marks[i] = t.denied.mark()
 		msg := &nats.Msg{Subject: subjects[i], Data: o.Body, Header: nats.Header{}}
 		msg.Header.Set(MsgIDHeader, o.MsgID)
@@ -465,7 +505,7 @@ func validOutgoing(o Outgoing) error {
 // awaitAck waits for one PubAck. A permission violation for the subject ends the wait at
 // once: the server answers it with an asynchronous -ERR, never on the reply subject.
 func (t *Transport) awaitAck(ctx context.Context, subject string, mark uint64, f jetstream.PubAckFuture) Result {
-	dst, _, _, _ := ParseSubject(subject)
+	dst, _, _, _ := ParseSubject(t.unwire(subject))
 	for {
 		notify := t.denied.changed()
 		if err := t.denied.find(subject, mark); err != nil {
@@ -490,7 +530,7 @@ func (t *Transport) publishErr(subject, dst string, mark uint64, err error) erro
 	}
 	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) {
 		return fmt.Errorf("exchange: publish %s: %w: %w", subject,
-			yipanqi.Errorf(yipanqi.ENOTFOUND, "目的节点 %s 没有收件流 %s（区域管理员尚未创建，或 NATS 服务器暂不可用）", dst, StreamName(dst)), err)
+			yipanqi.Errorf(yipanqi.ENOTFOUND, "目的节点 %s 没有收件流 %s（区域管理员尚未创建，或 NATS 服务器暂不可用）", dst, t.StreamName(dst)), err)
 	}
 	return fmt.Errorf("exchange: publish %s: %w", subject, err)
 }
@@ -541,7 +581,7 @@ func (t *Transport) untilDenied(ctx context.Context, prefix string, mark uint64)
 // EFORBIDDEN when the server refuses access to it; another error when the consumer is
 // deleted while in use (the caller may call Consume again).
 func (t *Transport) Consume(ctx context.Context, handle func(ctx context.Context, m Delivery) error) error {
-	stream, name := StreamName(t.node), ConsumerName(t.node)
+	stream, name := t.StreamName(t.node), ConsumerName(t.node)
 	var cons jetstream.Consumer
 	wait := 100 * time.Millisecond
 	for {
@@ -589,7 +629,7 @@ func (t *Transport) Consume(ctx context.Context, handle func(ctx context.Context
 			t.log.Warn("nats consume", "consumer", name, "err", err)
 			continue
 		}
-		d := delivery(msg)
+		d := t.delivery(msg)
 		if herr := handle(ctx, d); herr == nil {
 			err = msg.Ack()
 		} else if ctx.Err() != nil {
@@ -620,8 +660,8 @@ func (t *Transport) release(it jetstream.MessagesContext) {
 	}
 }
 
-func delivery(msg jetstream.Msg) Delivery {
-	d := Delivery{Subject: msg.Subject(), Body: msg.Data(), MsgID: msg.Headers().Get(MsgIDHeader)}
+func (t *Transport) delivery(msg jetstream.Msg) Delivery {
+	d := Delivery{Subject: t.unwire(msg.Subject()), Body: msg.Data(), MsgID: msg.Headers().Get(MsgIDHeader)}
 	if dst, src, typ, err := ParseSubject(d.Subject); err == nil {
 		d.Dst, d.Src, d.Type = dst, src, typ
 	}

@@ -536,6 +536,7 @@ func TestConnectConfig(t *testing.T) {
 		{"bad node", exchange.TransportConfig{URL: "nats://127.0.0.1:1", Node: "4.4"}, "node"},
 		{"creds and password", exchange.TransportConfig{URL: "nats://127.0.0.1:1", Node: "44", CredsFile: "x.creds", User: "u"}, "creds"},
 		{"cert without key", exchange.TransportConfig{URL: "nats://127.0.0.1:1", Node: "44", CertFile: "c.pem"}, "tls"},
+		{"bad namespace", exchange.TransportConfig{URL: "nats://127.0.0.1:1", Node: "44", Namespace: "a.b"}, "namespace"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := exchange.Connect(context.Background(), tt.cfg)
@@ -579,6 +580,60 @@ func TestDefaultRetryDelay(t *testing.T) {
 		if got := exchange.DefaultRetryDelay(tt.n); got != tt.want {
 			t.Errorf("DefaultRetryDelay(%d) = %v, want %v", tt.n, got, tt.want)
 		}
+	}
+}
+
+// TestNamespace: two regions on one server, one with a namespace and one without, publish
+// under the same message id to the same node code; each consumer sees only its region's
+// message, under the subject without the namespace.
+func TestNamespace(t *testing.T) {
+	s := natstest.RunServer(t)
+	ns := func(c *exchange.TransportConfig) { c.Namespace = "t1" }
+	plainAdmin := mustConnect(t, s.ClientURL(), "admin")
+	nsAdmin := mustConnect(t, s.ClientURL(), "admin", ns)
+	if err := plainAdmin.EnsureStreams(context.Background(), []string{"35"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := nsAdmin.EnsureStreams(context.Background(), []string{"35"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := nsAdmin.StreamName("35"); got != "t1_YPQ_35" {
+		t.Errorf("namespaced stream name %q, want t1_YPQ_35", got)
+	}
+	if got := plainAdmin.StreamName("35"); got != exchange.StreamName("35") {
+		t.Errorf("stream name without namespace %q, want %q", got, exchange.StreamName("35"))
+	}
+	mustPublish(t, mustConnect(t, s.ClientURL(), "44"), "35", "verify.identity", "same-id", "plain")
+	mustPublish(t, mustConnect(t, s.ClientURL(), "44", ns), "35", "verify.identity", "same-id", "namespaced")
+	if n := streamMsgs(t, plainAdmin, "35"); n != 1 {
+		t.Errorf("YPQ_35 holds %d messages, want 1", n)
+	}
+
+	var plain, spaced sink
+	consume(t, mustConnect(t, s.ClientURL(), "35"), func(_ context.Context, d exchange.Delivery) error {
+		plain.add("plain", d)
+		return nil
+	})
+	consume(t, mustConnect(t, s.ClientURL(), "35", ns), func(_ context.Context, d exchange.Delivery) error {
+		spaced.add("t1", d)
+		return nil
+	})
+	checkFor(t, 10*time.Second, "one delivery in each region", func() bool {
+		return len(plain.snapshot()) == 1 && len(spaced.snapshot()) == 1
+	})
+	for _, c := range []struct {
+		got  exchange.Delivery
+		body string
+	}{{plain.snapshot()[0], "plain"}, {spaced.snapshot()[0], "namespaced"}} {
+		if string(c.got.Body) != c.body || c.got.Subject != "ypq.35.44.verify.identity" || c.got.Src != "44" || c.got.Dst != "35" {
+			t.Errorf("delivery %q on %q (src %s dst %s), want %q on ypq.35.44.verify.identity", c.got.Body, c.got.Subject,
+				c.got.Src, c.got.Dst, c.body)
+		}
+	}
+	// A node of the namespace publishing to a node whose stream exists only outside it.
+	_, err := mustConnect(t, s.ClientURL(), "35", ns).Publish(context.Background(), "44", "receipt", "x", []byte("x"))
+	if yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND || !strings.Contains(yipanqi.ErrorMessage(err), "t1_YPQ_44") {
+		t.Errorf("publish to a node without a stream in the namespace: %v, want ENOTFOUND naming t1_YPQ_44", err)
 	}
 }
 

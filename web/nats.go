@@ -33,7 +33,7 @@ func NATSProbes(tr *exchange.Transport) (health func(context.Context) error, lag
 	lag = func(ctx context.Context) (int64, error) {
 		ctx, cancel := context.WithTimeout(ctx, natsTimeout)
 		defer cancel()
-		c, err := js.Consumer(ctx, exchange.StreamName(node), exchange.ConsumerName(node))
+		c, err := js.Consumer(ctx, tr.StreamName(node), exchange.ConsumerName(node))
 		if err != nil {
 			return 0, yipanqi.Errorf(yipanqi.EINTERNAL, "无法读取收件消费者 %s 的状态：%v", exchange.ConsumerName(node), err)
 		}
