@@ -275,28 +275,11 @@ func typeNames() []string {
 }
 
 // orgUnits gives the node an org unit for its province and every city, county and township
-// in it — the units a case can be addressed to (the hometown county or township of a hukou
-// code). It is skipped when the last of them is already there.
+// in it (division.Tree.ProvinceUnits, which yipanqi serve uses too). It is skipped when the
+// last of them is already there.
 func (r *Region) orgUnits(ctx context.Context, n *Node) error {
-	var units []yipanqi.OrgUnit
-	var walk func(code string, depth int) error
-	walk = func(code string, depth int) error {
-		kids, err := r.cfg.Tree.Children(code)
-		if err != nil {
-			return err
-		}
-		for _, k := range kids {
-			units = append(units, yipanqi.OrgUnit{Code: k.Code, Name: k.Name, ParentCode: code, Active: true})
-			if depth < 3 {
-				if err := walk(k.Code, depth+1); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	units = append(units, yipanqi.OrgUnit{Code: n.Code, Name: n.Name, Active: true})
-	if err := walk(n.Code, 1); err != nil {
+	units, err := r.cfg.Tree.ProvinceUnits(n.Code)
+	if err != nil {
 		return err
 	}
 	if _, err := n.DB.OrgUnit(ctx, units[len(units)-1].Code); err == nil {
