@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,16 +12,7 @@ import (
 // stdout and stderr.
 func runCalendarCLI(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	env := &Env{
-		Stdin:  strings.NewReader(""),
-		Stdout: &stdout,
-		Stderr: &stderr,
-		Getenv: func(k string) string { return vars[k] },
-		Now:    func() time.Time { return time.Date(2025, 9, 26, 2, 0, 0, 0, time.UTC) },
-	}
-	code := Main(context.Background(), env, append([]string{"calendar"}, args...))
-	return code, stdout.String(), stderr.String()
+	return cliRun(t, time.Date(2025, 9, 26, 2, 0, 0, 0, time.UTC), vars, append([]string{"calendar"}, args...)...)
 }
 
 // writeHolidays writes an override file in a temporary directory and returns its path.

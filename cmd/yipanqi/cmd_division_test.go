@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,16 +12,7 @@ import (
 // exit status, stdout and stderr.
 func runDivisionCLI(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	env := &Env{
-		Stdin:  strings.NewReader(""),
-		Stdout: &stdout,
-		Stderr: &stderr,
-		Getenv: func(k string) string { return vars[k] },
-		Now:    func() time.Time { return time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC) },
-	}
-	code := Main(context.Background(), env, args)
-	return code, stdout.String(), stderr.String()
+	return cliRun(t, time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC), vars, args...)
 }
 
 func TestDivisionCommand(t *testing.T) {

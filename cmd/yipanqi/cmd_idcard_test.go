@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -11,16 +9,7 @@ import (
 // runIDCardCLI runs Main with the given clock and returns the exit code, stdout and stderr.
 func runIDCardCLI(t *testing.T, now time.Time, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	env := &Env{
-		Stdin:  strings.NewReader(""),
-		Stdout: &stdout,
-		Stderr: &stderr,
-		Getenv: func(string) string { return "" },
-		Now:    func() time.Time { return now },
-	}
-	code := Main(context.Background(), env, args)
-	return code, stdout.String(), stderr.String()
+	return cliRun(t, now, nil, args...)
 }
 
 func TestIDCardCommand(t *testing.T) {

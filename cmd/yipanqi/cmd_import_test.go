@@ -31,16 +31,7 @@ const regTodayFlag = "--today=2025-06-30"
 // runReg runs Main with args and returns the exit status, stdout and stderr.
 func runReg(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	env := &Env{
-		Stdin:  strings.NewReader(""),
-		Stdout: &stdout,
-		Stderr: &stderr,
-		Getenv: func(string) string { return "" },
-		Now:    func() time.Time { return regNow },
-	}
-	code := Main(context.Background(), env, args)
-	return code, stdout.String(), stderr.String()
+	return cliRun(t, regNow, nil, args...)
 }
 
 // mustRun runs Main and fails unless it exits with want and prints wantOut (when not "").

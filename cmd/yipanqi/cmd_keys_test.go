@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -22,16 +21,7 @@ var keysNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // returns the exit status, stdout and stderr.
 func runKeysCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	env := &Env{
-		Stdin:  strings.NewReader(""),
-		Stdout: &stdout,
-		Stderr: &stderr,
-		Getenv: func(string) string { return "" },
-		Now:    func() time.Time { return keysNow },
-	}
-	code := Main(context.Background(), env, append([]string{"keys"}, args...))
-	return code, stdout.String(), stderr.String()
+	return cliRun(t, keysNow, nil, append([]string{"keys"}, args...)...)
 }
 
 var keyIDLine = regexp.MustCompile(`^(region|\d\d)-[0-9a-f]{8}\n$`)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -18,16 +17,7 @@ import (
 // stdout and stderr.
 func runMigrateCLI(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	env := &Env{
-		Stdin:  strings.NewReader(""),
-		Stdout: &stdout,
-		Stderr: &stderr,
-		Getenv: func(k string) string { return vars[k] },
-		Now:    time.Now,
-	}
-	code := Main(context.Background(), env, args)
-	return code, stdout.String(), stderr.String()
+	return cliRun(t, time.Time{}, vars, args...)
 }
 
 func TestMigrateCommand(t *testing.T) {
