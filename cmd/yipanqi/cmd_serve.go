@@ -36,9 +36,10 @@ deploy/node.sample.toml 与 docs/serve.md。按 Ctrl-C 或发送 SIGTERM 平稳�
 // are taken from the configuration file's directory.
 type serveConfig struct {
 	Node struct {
-		Code    string `toml:"code"`
-		Name    string `toml:"name"`
-		DataDir string `toml:"data_dir"`
+		Code     string `toml:"code"`
+		Name     string `toml:"name"`
+		DataDir  string `toml:"data_dir"`
+		OrgUnits string `toml:"org_units"`
 	} `toml:"node"`
 	Store struct {
 		DSN string `toml:"dsn"`
@@ -55,8 +56,13 @@ type serveConfig struct {
 		KeyFile       string   `toml:"key_file"`
 		EnsureStreams *bool    `toml:"ensure_streams"`
 		Nodes         []string `toml:"nodes"`
+		Replicas      int      `toml:"replicas"`
+		Namespace     string   `toml:"namespace"`
 		ConnectWait   string   `toml:"connect_wait"`
 	} `toml:"nats"`
+	Exchange struct {
+		Lease string `toml:"lease"`
+	} `toml:"exchange"`
 	Keys struct {
 		KeyFile         string `toml:"key_file"`
 		RegionPublicKey string `toml:"region_public_key"`
@@ -69,6 +75,15 @@ type serveConfig struct {
 
 // defaultHTTPListen is where the status page listens when http.listen is not set.
 const defaultHTTPListen = "127.0.0.1:8044"
+
+// Values of node.org_units.
+const (
+	// orgUnitsProvince: at every start, upsert the province and its cities, counties and
+	// townships from the division data (division.Tree.ProvinceUnits).
+	orgUnitsProvince = "province"
+	// orgUnitsNone: leave org_units as they are; an administrator loads them.
+	orgUnitsNone = "none"
+)
 
 // confError is the one-line error about a configuration key: "FILE:KEY：message".
 func confError(file, key string, err error) error {
@@ -154,6 +169,16 @@ func loadServeConfig(path string) (*serveConfig, error) {
 		return nil, confErrorf(path, "keys.region_public_key", "缺少区域公钥文件（用于核验信任列表）")
 	case c.Keys.TrustList == "":
 		return nil, confErrorf(path, "keys.trust_list", "缺少信任列表文件")
+	case c.Node.OrgUnits != "" && c.Node.OrgUnits != orgUnitsProvince && c.Node.OrgUnits != orgUnitsNone:
+		return nil, confErrorf(path, "node.org_units", "“%s”无效：应为 \"province\"（按区划数据载入本省的市、县、乡镇）或 \"none\"", c.Node.OrgUnits)
+	case c.NATS.Replicas < 0 || c.NATS.Replicas > 5:
+		return nil, confErrorf(path, "nats.replicas", "副本数 %d 无效，应为 1 到 5（单台服务器 1，集群 3）", c.NATS.Replicas)
+	}
+	if c.Node.OrgUnits == "" {
+		c.Node.OrgUnits = orgUnitsProvince
+	}
+	if c.NATS.Replicas == 0 {
+		c.NATS.Replicas = 1
 	}
 	if c.Store.DSN == "" {
 		c.Store.DSN = "sqlite:" + filepath.Join(c.Node.DataDir, "node.db")
@@ -231,11 +256,25 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			return confError(file, "node.data_dir", err)
 		}
 	}
+	var lease time.Duration
+	if c.Exchange.Lease != "" {
+		if lease, err = time.ParseDuration(c.Exchange.Lease); err != nil || lease < time.Second {
+			return exitCode(2, confErrorf(file, "exchange.lease", "“%s”不是不短于 1s 的时长，如 1m", c.Exchange.Lease))
+		}
+	}
 	db, err := sqlstore.Open(ctx, c.Store.DSN)
 	if err != nil {
 		return confError(file, "store.dsn", err)
 	}
 	defer db.Close()
+	units := "机构由管理员维护"
+	if c.Node.OrgUnits == orgUnitsProvince {
+		n, err := loadOrgUnits(ctx, env, db, c.Node.Code)
+		if err != nil {
+			return confError(file, "node.org_units", err)
+		}
+		units = fmt.Sprintf("机构 %d 个（按区划数据）", n)
+	}
 
 	url := c.NATS.URL
 	var ns *server.Server
@@ -255,7 +294,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		url = ns.ClientURL()
 	}
 	tcfg := exchange.TransportConfig{URL: url, Node: c.Node.Code, CredsFile: c.NATS.Creds, User: c.NATS.User,
-		CAFile: c.NATS.CAFile, CertFile: c.NATS.CertFile, KeyFile: c.NATS.KeyFile, Logger: logger}
+		CAFile: c.NATS.CAFile, CertFile: c.NATS.CertFile, KeyFile: c.NATS.KeyFile, Namespace: c.NATS.Namespace, Logger: logger}
 	if c.NATS.ConnectWait != "" {
 		if tcfg.ConnectWait, err = time.ParseDuration(c.NATS.ConnectWait); err != nil || tcfg.ConnectWait <= 0 {
 			return exitCode(2, confErrorf(file, "nats.connect_wait", "“%s”不是正的时长，如 10s", c.NATS.ConnectWait))
@@ -270,7 +309,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	tr, err := exchange.Connect(ctx, tcfg)
 	if err != nil {
-		return confError(file, "nats.url", err)
+		key := "nats.url"
+		if yipanqi.ErrorField(err) == "namespace" {
+			key = "nats.namespace"
+		}
+		return confError(file, key, err)
 	}
 	defer tr.Close()
 	ensure := c.NATS.Embedded
@@ -284,13 +327,13 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 				nodes = append(nodes, n.Code)
 			}
 		}
-		if err := tr.EnsureStreams(ctx, nodes, 1); err != nil {
+		if err := tr.EnsureStreams(ctx, nodes, c.NATS.Replicas); err != nil {
 			return confError(file, "nats.ensure_streams", err)
 		}
 	}
 
 	node, err := exchange.NewNode(exchange.NodeConfig{Code: c.Node.Code, Store: db, Transport: tr, Key: key,
-		Trust: trust, Now: env.Now, Logger: logger})
+		Trust: trust, Now: env.Now, Logger: logger, Lease: lease})
 	if err != nil {
 		return err
 	}
@@ -312,8 +355,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(l) }()
 
-	fmt.Fprintf(env.Stdout, "节点 %s %s 已启动：状态页 http://%s/  数据库 %s  NATS %s\n",
-		c.Node.Code, c.Node.Name, l.Addr(), db, redactedURL(url))
+	fmt.Fprintf(env.Stdout, "节点 %s %s 已启动：状态页 http://%s/  数据库 %s  NATS %s  %s\n",
+		c.Node.Code, c.Node.Name, l.Addr(), db, redactedURL(url), units)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -341,6 +384,25 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "节点 %s 已停止。\n", c.Node.Code)
 	return nil
+}
+
+// loadOrgUnits upserts the node's province and its cities, counties and townships from the
+// division data (YIPANQI_DIVISIONS or the embedded snapshot) and returns how many there are.
+// Upserting is idempotent and keeps names current after the data is updated; units added by
+// hand are left alone.
+func loadOrgUnits(ctx context.Context, env *Env, db *sqlstore.DB, code string) (int, error) {
+	tree, err := loadDivisions(env)
+	if err != nil {
+		return 0, err
+	}
+	units, err := tree.ProvinceUnits(code)
+	if err != nil {
+		return 0, err
+	}
+	if err := db.UpsertOrgUnits(ctx, units); err != nil {
+		return 0, err
+	}
+	return len(units), nil
 }
 
 func hasKey(n exchange.TrustedNode, id string) bool {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"yipanqi/demo"
+	"yipanqi/sqlstore"
 )
 
 // serveKeys makes keys for nodes 44 and 35 and a trust list of both in dir/keys.
@@ -121,6 +122,28 @@ func TestServe(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("serve did not stop")
 	}
+	// org_units defaults to "province": the division tree's units of 44 are in the store.
+	db, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(dir, "data", "node.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, code := range []string{"44", "4401", "440106", "440106001"} {
+		if u, err := db.OrgUnit(context.Background(), code); err != nil || !u.Active {
+			t.Errorf("org unit %s after serve: %+v, %v", code, u, err)
+		}
+	}
+}
+
+// TestServeSampleConfig: the annotated sample has no unknown or malformed key.
+func TestServeSampleConfig(t *testing.T) {
+	c, err := loadServeConfig(filepath.Join("..", "..", "deploy", "node.sample.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Node.Code != "44" || c.Node.OrgUnits != "province" || c.NATS.Replicas != 1 {
+		t.Errorf("sample: code %q org_units %q replicas %d", c.Node.Code, c.Node.OrgUnits, c.NATS.Replicas)
+	}
 }
 
 // TestServeBadConfig checks that each mistake gives one line naming the file and the key.
@@ -160,6 +183,10 @@ func TestServeBadConfig(t *testing.T) {
 			"node.toml:store.dsn："},
 		{"unreachable NATS", strings.Replace(good, "embedded = true",
 			fmt.Sprintf("url = \"nats://127.0.0.1:%d\"\nconnect_wait = \"300ms\"", port), 1), "node.toml:nats.url："},
+		{"bad org_units", strings.Replace(good, `name = "广东"`, "name = \"广东\"\norg_units = \"all\"", 1), "node.toml:node.org_units："},
+		{"bad replicas", strings.Replace(good, "embedded = true", "embedded = true\nreplicas = 7", 1), "node.toml:nats.replicas："},
+		{"bad namespace", strings.Replace(good, "embedded = true", "embedded = true\nnamespace = \"a.b\"", 1), "node.toml:nats.namespace："},
+		{"bad lease", strings.Replace(good, "[keys]", "[exchange]\nlease = \"soon\"\n\n[keys]", 1), "node.toml:exchange.lease："},
 		{"NATS port 4222", strings.Replace(good, "embedded = true", "embedded = true\nlisten = \"127.0.0.1:4222\"", 1),
 			"node.toml:nats.listen："},
 	} {
