@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +30,10 @@ func AuditHash(e *yipanqi.AuditEntry) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Audit appends an entry to the audit log. EINVALID without an actor or an action.
+// Audit appends an entry to the audit log in a transaction of its own and sets e.ID.
+// EINVALID without an actor or an action. The entry is written unchained: the sealer
+// (SealAudit, RunAuditSealer, Close) chains it shortly afterwards, and only the stored row,
+// not e, then carries PrevHash and Hash.
 func (db *DB) Audit(ctx context.Context, e *yipanqi.AuditEntry) error {
 	return db.inTx(ctx, func(qq q) error { return db.audit(ctx, qq, e) })
 }
@@ -40,7 +44,7 @@ func (db *DB) audit(ctx context.Context, qq q, e *yipanqi.AuditEntry) error {
 	if err := db.checkAudit(e); err != nil {
 		return err
 	}
-	return db.appendAudit(ctx, qq, []*yipanqi.AuditEntry{e})
+	return db.insertAudit(ctx, qq, []*yipanqi.AuditEntry{e})
 }
 
 // checkAudit refuses an entry without actor or action and sets its time (now by default,
@@ -59,61 +63,40 @@ func (db *DB) checkAudit(e *yipanqi.AuditEntry) error {
 	return nil
 }
 
-// auditRowsPerInsert keeps a multi-row INSERT of audit entries (8 values each) well below the
+// auditRowsPerInsert keeps a multi-row INSERT of audit entries (6 values each) well below the
 // variables a statement may have (32766 on SQLite, 65535 on PostgreSQL).
 const auditRowsPerInsert = 500
 
-// appendAudit chains the checked entries, in order, onto the head of the audit log inside the
-// caller's transaction: it locks the chain-head row, inserts the entries with multi-row
-// INSERTs and moves the head, three statements for any number of entries. Locking the head
-// serialises appends — PostgreSQL holds the row lock until commit, and on SQLite the
-// transaction already holds the write lock — so the ids, given in insertion order under the
-// lock, follow the chain. Callers take the lock as late as they can (Tx flushes its entries
-// right before commit) because every writing transaction of the node waits for it.
-func (db *DB) appendAudit(ctx context.Context, qq q, entries []*yipanqi.AuditEntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	var prev string
-	if err := qq.row(ctx, "UPDATE audit_head SET last_id = last_id WHERE id = 1 RETURNING hash").Scan(&prev); err != nil {
-		return fmt.Errorf("audit: lock chain head: %w", err)
-	}
-	byHash := make(map[string]*yipanqi.AuditEntry, len(entries))
-	for _, e := range entries {
-		e.PrevHash = prev
-		e.Hash = AuditHash(e)
-		prev = e.Hash
-		byHash[e.Hash] = e
-	}
-	var last int64
+// insertAudit writes the checked entries, unchained (prev_hash, hash and seal_seq NULL), with
+// multi-row INSERTs inside the caller's transaction and sets their IDs. It takes no lock
+// beyond the rows it inserts, so the writing transactions of a node, and of its replicas,
+// commit side by side; the sealer chains the entries once they have committed.
+func (db *DB) insertAudit(ctx context.Context, qq q, entries []*yipanqi.AuditEntry) error {
 	for lo := 0; lo < len(entries); lo += auditRowsPerInsert {
 		chunk := entries[lo:min(lo+auditRowsPerInsert, len(entries))]
 		var b strings.Builder
-		b.WriteString("INSERT INTO audit_log (at, actor, org_unit, action, object, reason, prev_hash, hash) VALUES ")
-		args := make([]any, 0, 8*len(chunk))
+		b.WriteString("INSERT INTO audit_log (at, actor, org_unit, action, object, reason) VALUES ")
+		args := make([]any, 0, 6*len(chunk))
 		for i, e := range chunk {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, db.dialect.timeArg(e.At), e.Actor, e.OrgUnit, e.Action, e.Object, e.Reason, e.PrevHash, e.Hash)
+			b.WriteString("(?, ?, ?, ?, ?, ?)")
+			args = append(args, db.dialect.timeArg(e.At), e.Actor, e.OrgUnit, e.Action, e.Object, e.Reason)
 		}
-		b.WriteString(" RETURNING id, hash")
+		b.WriteString(" RETURNING id")
 		rows, err := qq.query(ctx, b.String(), args...)
 		if err != nil {
 			return fmt.Errorf("audit: insert: %w", err)
 		}
+		ids := make([]int64, 0, len(chunk))
 		for rows.Next() {
 			var id int64
-			var hash string
-			if err := rows.Scan(&id, &hash); err != nil {
+			if err := rows.Scan(&id); err != nil {
 				rows.Close()
 				return fmt.Errorf("audit: insert: %w", err)
 			}
-			if e := byHash[hash]; e != nil {
-				e.ID = id
-			}
-			last = max(last, id)
+			ids = append(ids, id)
 		}
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("audit: insert: %w", err)
@@ -121,14 +104,150 @@ func (db *DB) appendAudit(ctx context.Context, qq q, entries []*yipanqi.AuditEnt
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("audit: insert: %w", err)
 		}
-	}
-	if _, err := qq.exec(ctx, "UPDATE audit_head SET last_id = ?, hash = ? WHERE id = 1", last, prev); err != nil {
-		return fmt.Errorf("audit: move chain head: %w", err)
+		if len(ids) != len(chunk) {
+			return fmt.Errorf("audit: insert: %d ids for %d entries", len(ids), len(chunk))
+		}
+		// Both databases number the rows of one INSERT in the order of its VALUES (a
+		// sequence or the rowid, drawn row by row), but neither promises RETURNING's order.
+		slices.Sort(ids)
+		for i, e := range chunk {
+			e.ID = ids[i]
+		}
 	}
 	return nil
 }
 
-const auditColumns = "id, at, actor, org_unit, action, object, reason, prev_hash, hash"
+// DefaultAuditSealInterval is how often RunAuditSealer seals when not told otherwise: the
+// longest time a committed audit entry stays unchained while a node runs.
+const DefaultAuditSealInterval = 200 * time.Millisecond
+
+// auditSealBatch is the most entries one sealing transaction chains.
+const auditSealBatch = 1000
+
+// SealAudit chains the committed, unsealed audit entries onto the head of the audit log and
+// returns how many it chained. It takes them in id order, numbers them on from the head
+// (seal_seq, dense from 1) and sets their prev_hash and hash, at most auditSealBatch entries
+// per short transaction, until none is left. The transaction first locks the chain-head row,
+// so one sealer at a time works on a database — sealers of other handles, processes and
+// replicas wait for it and then see what it sealed — and the chain cannot fork. An entry
+// whose transaction commits after a sealer passed (sequence ids may commit out of order) is
+// sealed by the next one: the chain's order is the seal order, not the id order.
+func (db *DB) SealAudit(ctx context.Context) (sealed int, err error) {
+	for {
+		n, err := db.sealBatch(ctx)
+		sealed += n
+		if err != nil || n < auditSealBatch {
+			return sealed, err
+		}
+	}
+}
+
+// sealBatch chains up to auditSealBatch unsealed entries in one transaction.
+func (db *DB) sealBatch(ctx context.Context) (sealed int, err error) {
+	err = db.inTx(ctx, func(qq q) error {
+		var seq, lastID int64
+		var prev string
+		// The same statement on both databases takes the lock: a row lock held to commit on
+		// PostgreSQL (READ COMMITTED, so a sealer that waited reads the head as the one
+		// before it left it); on SQLite the transaction holds the write lock already.
+		if err := qq.row(ctx, "UPDATE audit_head SET last_id = last_id WHERE id = 1 RETURNING seal_seq, last_id, hash").
+			Scan(&seq, &lastID, &prev); err != nil {
+			return fmt.Errorf("lock chain head: %w", err)
+		}
+		rows, err := qq.query(ctx, "SELECT "+auditColumns+" FROM audit_log WHERE seal_seq IS NULL ORDER BY id LIMIT ?", auditSealBatch)
+		if err != nil {
+			return fmt.Errorf("read unsealed: %w", err)
+		}
+		var entries []*yipanqi.AuditEntry
+		for rows.Next() {
+			e, err := scanAudit(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("read unsealed: %w", err)
+			}
+			entries = append(entries, e)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("read unsealed: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read unsealed: %w", err)
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		var b strings.Builder
+		b.WriteString("WITH v (id, seq, prev_hash, hash) AS (VALUES ")
+		args := make([]any, 0, 4*len(entries))
+		for i, e := range entries {
+			seq++
+			e.PrevHash = prev
+			e.Hash = AuditHash(e)
+			prev = e.Hash
+			lastID = e.ID
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?)")
+			args = append(args, e.ID, seq, e.PrevHash, e.Hash)
+		}
+		b.WriteString(`) UPDATE audit_log SET seal_seq = v.seq, prev_hash = v.prev_hash, hash = v.hash
+			FROM v WHERE audit_log.id = v.id AND audit_log.seal_seq IS NULL`)
+		res, err := qq.exec(ctx, b.String(), args...)
+		if err != nil {
+			return fmt.Errorf("chain entries: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("chain entries: %w", err)
+		} else if n != int64(len(entries)) {
+			// Cannot happen while every sealer locks the head first; refuse to move it.
+			return fmt.Errorf("chain entries: %d of %d rows were still unsealed", n, len(entries))
+		}
+		if _, err := qq.exec(ctx, "UPDATE audit_head SET seal_seq = ?, last_id = ?, hash = ? WHERE id = 1", seq, lastID, prev); err != nil {
+			return fmt.Errorf("move chain head: %w", err)
+		}
+		sealed = len(entries)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("seal audit: %w", err)
+	}
+	return sealed, nil
+}
+
+// RunAuditSealer calls SealAudit every interval (DefaultAuditSealInterval when every <= 0)
+// until ctx ends. A failed round is passed to onError (when not nil) and tried again at the
+// next tick: the entries wait, unchanged, in the log. Entries written after the last round
+// are sealed by Close, or by the next sealer of the database.
+func (db *DB) RunAuditSealer(ctx context.Context, every time.Duration, onError func(error)) {
+	if every <= 0 {
+		every = DefaultAuditSealInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := db.SealAudit(ctx); err != nil && ctx.Err() == nil && onError != nil {
+				onError(err)
+			}
+		}
+	}
+}
+
+// UnsealedAudit returns how many committed audit entries are not yet chained.
+func (db *DB) UnsealedAudit(ctx context.Context) (int, error) {
+	var n int
+	if err := db.q().row(ctx, "SELECT COUNT(*) FROM audit_log WHERE seal_seq IS NULL").Scan(&n); err != nil {
+		return 0, fmt.Errorf("unsealed audit entries: %w", err)
+	}
+	return n, nil
+}
+
+// auditColumns reads an entry; an unsealed one has empty PrevHash and Hash.
+const auditColumns = "id, at, actor, org_unit, action, object, reason, COALESCE(prev_hash, ''), COALESCE(hash, '')"
 
 func scanAudit(sc interface{ Scan(...any) error }) (*yipanqi.AuditEntry, error) {
 	e := &yipanqi.AuditEntry{}
@@ -137,7 +256,8 @@ func scanAudit(sc interface{ Scan(...any) error }) (*yipanqi.AuditEntry, error) 
 }
 
 // AuditLog returns the newest entries about an object (every object when object is ""),
-// newest first; limit 0 means 100.
+// newest first (by id, the order they were written in); limit 0 means 100. Entries not yet
+// sealed have empty PrevHash and Hash.
 func (db *DB) AuditLog(ctx context.Context, object string, limit int) ([]*yipanqi.AuditEntry, error) {
 	if limit <= 0 {
 		limit = 100
@@ -164,22 +284,35 @@ func (db *DB) AuditLog(ctx context.Context, object string, limit int) ([]*yipanq
 	return out, rows.Err()
 }
 
-// VerifyAudit walks the whole chain, recomputing every hash, and returns how many entries it
-// checked. A changed, inserted or removed entry is EINTERNAL naming the first broken entry.
+// VerifyAudit seals what is unsealed (SealAudit), then walks the chain in seal order up to
+// the head it read first, recomputing every hash, and returns how many entries it checked.
+// A changed, inserted, renumbered or removed sealed entry is EINTERNAL naming the first
+// broken entry. Entries committed after the sealing are left to the next verify.
 func (db *DB) VerifyAudit(ctx context.Context) (checked int, err error) {
-	rows, err := db.q().query(ctx, "SELECT "+auditColumns+" FROM audit_log ORDER BY id")
+	if _, err := db.SealAudit(ctx); err != nil {
+		return 0, fmt.Errorf("verify audit: %w", err)
+	}
+	// The head first: sealed rows never change, so every row up to it is there to read
+	// however far other sealers move on meanwhile.
+	var headSeq int64
+	var head string
+	if err := db.q().row(ctx, "SELECT seal_seq, hash FROM audit_head WHERE id = 1").Scan(&headSeq, &head); err != nil {
+		return 0, fmt.Errorf("verify audit: read chain head: %w", err)
+	}
+	rows, err := db.q().query(ctx, "SELECT "+auditColumns+", seal_seq FROM audit_log WHERE seal_seq <= ? ORDER BY seal_seq", headSeq)
 	if err != nil {
 		return 0, fmt.Errorf("verify audit: %w", err)
 	}
 	defer rows.Close()
 	prev := ""
 	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
+		e := &yipanqi.AuditEntry{}
+		var seq int64
+		if err := rows.Scan(&e.ID, timeCol{&e.At}, &e.Actor, &e.OrgUnit, &e.Action, &e.Object, &e.Reason, &e.PrevHash, &e.Hash, &seq); err != nil {
 			return checked, fmt.Errorf("verify audit: %w", err)
 		}
 		switch {
-		case e.PrevHash != prev:
+		case seq != int64(checked)+1 || e.PrevHash != prev:
 			return checked, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志第 %d 条记录与前一条不衔接：其前的记录被修改或删除", e.ID)
 		case AuditHash(e) != e.Hash:
 			return checked, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志第 %d 条记录校验失败：内容被修改", e.ID)
@@ -190,11 +323,7 @@ func (db *DB) VerifyAudit(ctx context.Context) (checked int, err error) {
 	if err := rows.Err(); err != nil {
 		return checked, fmt.Errorf("verify audit: %w", err)
 	}
-	var head string
-	if err := db.q().row(ctx, "SELECT hash FROM audit_head WHERE id = 1").Scan(&head); err != nil {
-		return checked, fmt.Errorf("verify audit: read chain head: %w", err)
-	}
-	if head != prev {
+	if int64(checked) != headSeq || head != prev {
 		return checked, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志末尾不完整：共 %d 条可校验，最新的记录被删除或修改", checked)
 	}
 	return checked, nil

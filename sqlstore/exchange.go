@@ -29,7 +29,7 @@ import (
 type Tx struct {
 	db     *DB
 	q      q
-	audits []*yipanqi.AuditEntry // appended to the chain when fn returns, before commit
+	audits []*yipanqi.AuditEntry // written when fn returns, before commit
 
 	// In a batch transaction (InBatchTx) the rows of new cases, messages and outbox entries
 	// wait here and are written when fn returns, one multi-row INSERT per table.
@@ -40,18 +40,18 @@ type Tx struct {
 }
 
 // InTx runs fn in one transaction and commits when fn returns nil; any error rolls back
-// everything fn did. The audit entries fn added with Tx.Audit are chained onto the audit log
-// after fn returns, right before the commit: the chain head, which every writing transaction
-// of the node must lock, is held for three statements and the commit, not for all of fn. On
-// SQLite the transaction holds the write lock from its start (one writer at a time, queued
-// in this process); on PostgreSQL it runs at READ COMMITTED.
+// everything fn did. The audit entries fn added with Tx.Audit are written, unchained, after
+// fn returns (one multi-row INSERT) and commit with the rest; the sealer chains them later
+// (SealAudit), so no lock is shared by all writers. On SQLite the transaction holds the
+// write lock from its start (one writer at a time, queued in this process); on PostgreSQL it
+// runs at READ COMMITTED.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return db.inTx(ctx, func(qq q) error {
 		tx := &Tx{db: db, q: qq}
 		if err := fn(tx); err != nil {
 			return err
 		}
-		return db.appendAudit(ctx, qq, tx.audits)
+		return db.insertAudit(ctx, qq, tx.audits)
 	})
 }
 
@@ -71,7 +71,7 @@ func (db *DB) InBatchTx(ctx context.Context, fn func(tx *Tx) error) error {
 		if err := tx.flush(ctx); err != nil {
 			return err
 		}
-		return db.appendAudit(ctx, qq, tx.audits)
+		return db.insertAudit(ctx, qq, tx.audits)
 	})
 }
 
@@ -368,8 +368,8 @@ func (tx *Tx) RequestMessage(ctx context.Context, caseID string, dir yipanqi.Dir
 }
 
 // Audit adds an audit entry that commits with the transaction. EINVALID without an actor or
-// an action. The entry is chained when the function given to InTx returns (see InTx): only
-// then are its ID, PrevHash and Hash set.
+// an action. The entry is written when the function given to InTx returns (see InTx), which
+// sets its ID; the sealer chains it after the commit.
 func (tx *Tx) Audit(_ context.Context, e *yipanqi.AuditEntry) error {
 	if err := tx.db.checkAudit(e); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -28,6 +29,10 @@ type DB struct {
 	// writers of this process queue on it in order, instead of meeting at SQLite's own lock,
 	// whose busy handler waits by sleeping in steps of up to 100 ms.
 	writer chan struct{}
+	// sealOnClose is set by Open, whose schema is migrated: Close then seals the audit log.
+	sealOnClose bool
+	closeOnce   sync.Once
+	closeErr    error
 
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
@@ -46,6 +51,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	db.sealOnClose = true
 	return db, nil
 }
 
@@ -77,8 +83,28 @@ func Connect(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
-// Close closes the database.
-func (db *DB) Close() error { return db.sql.Close() }
+// closeSealTimeout bounds the sealing Close does, so that a database that has gone away does
+// not hold up a process that is exiting.
+const closeSealTimeout = 10 * time.Second
+
+// Close seals the audit entries still unsealed (SealAudit; a store from Open only, whose
+// schema is known to be current) and closes the database. A command that writes and exits
+// therefore leaves its entries chained. Only the first call does anything.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		var sealErr error
+		if db.sealOnClose {
+			ctx, cancel := context.WithTimeout(context.Background(), closeSealTimeout)
+			_, sealErr = db.SealAudit(ctx)
+			cancel()
+			if sealErr != nil {
+				sealErr = fmt.Errorf("close: %w", sealErr)
+			}
+		}
+		db.closeErr = errors.Join(sealErr, db.sql.Close())
+	})
+	return db.closeErr
+}
 
 // Dialect returns "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect.name }

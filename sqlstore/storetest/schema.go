@@ -96,8 +96,8 @@ func testAuditChain(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		if err := db.Audit(ctx(), e); err != nil {
 			t.Fatalf("audit %d: %v", i, err)
 		}
-		if e.Hash != sqlstore.AuditHash(e) || e.ID == 0 {
-			t.Fatalf("entry %d: id %d hash %s, want an id and the hash of the entry", i, e.ID, e.Hash)
+		if e.ID == 0 || e.Hash != "" {
+			t.Fatalf("entry %d: id %d hash %q, want an id and no hash until sealed", i, e.ID, e.Hash)
 		}
 	}
 	wantCode(t, db.Audit(ctx(), &yipanqi.AuditEntry{Action: "x"}), yipanqi.EINVALID)
@@ -111,6 +111,11 @@ func testAuditChain(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	}
 	if len(log) != 2 || log[0].ID < log[1].ID || log[0].Object != "a" {
 		t.Fatalf("audit log for a = %+v, want 2 entries newest first", log)
+	}
+	for _, e := range log { // verify sealed them
+		if e.Hash == "" || e.Hash != sqlstore.AuditHash(e) {
+			t.Fatalf("sealed entry %d: hash %q, want the hash of the entry", e.ID, e.Hash)
+		}
 	}
 	// Tamper with the second oldest entry: the chain names it.
 	all, err := db.AuditLog(ctx(), "", 0)

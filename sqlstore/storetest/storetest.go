@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"Cases", testCases},
 		{"CaseScope", testCaseScope},
 		{"AuditChain", testAuditChain},
+		{"AuditSealer", testAuditSealer},
 		{"Exchange", runExchange},
 		{"Stats", testStats},
 	}
