@@ -111,6 +111,11 @@ type NodeConfig struct {
 	// ConsumeBatch is the most messages a consumer goroutine handles in one transaction; it
 	// takes what has arrived, up to this, without waiting for more. Default 256.
 	ConsumeBatch int
+	// AuditSeal is how often Run chains the audit entries committed meanwhile (the store's
+	// RunAuditSealer): the longest an entry stays unsealed. Default
+	// sqlstore.DefaultAuditSealInterval (200ms); negative: Run does not seal (another process
+	// on the same database does).
+	AuditSeal time.Duration
 }
 
 // Node is one province's exchange engine: it sends cases (Send, Reply), publishes the
@@ -216,14 +221,23 @@ func (n *Node) nudge() {
 	}
 }
 
-// Run runs the relay and the consumers until ctx ends; it returns nil then, or the first
-// error that stops one of them (the others are stopped too).
+// Run runs the relay, the consumers and the audit sealer until ctx ends; it returns nil
+// then, or the first error that stops one of them (the others are stopped too).
 func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	for _, run := range []func(context.Context) error{n.RunRelay, n.RunConsumer} {
+	errs := make(chan error, 3)
+	runs := []func(context.Context) error{n.RunRelay, n.RunConsumer}
+	if n.cfg.AuditSeal >= 0 {
+		runs = append(runs, func(ctx context.Context) error {
+			n.db.RunAuditSealer(ctx, n.cfg.AuditSeal, func(err error) {
+				n.log.Warn("audit sealer: will retry", "err", err)
+			})
+			return nil
+		})
+	}
+	for _, run := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
