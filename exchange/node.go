@@ -44,16 +44,10 @@ type CaseType struct {
 // dead-lettered as unknown.
 type CaseTypes map[string]CaseType
 
-// DefaultCaseTypes is the table until the catalog replaces it: verify.identity (15 working
-// days) and verify.urgent (24 hours), both about a person named by id_number.
+// DefaultCaseTypes is the engine's table of the region's catalog (yipanqi.Catalog), as
+// CaseTypesFrom maps it.
 func DefaultCaseTypes() CaseTypes {
-	replies := []string{"confirmed", "corrected", "not_found"}
-	return CaseTypes{
-		"verify.identity": {Name: "verify.identity", Deadline: calendar.Rule{WorkingDays: 15},
-			Required: []string{"id_number"}, Replies: replies},
-		"verify.urgent": {Name: "verify.urgent", Deadline: calendar.Rule{Hours: 24},
-			Required: []string{"id_number"}, Replies: replies},
-	}
+	return CaseTypesFrom(yipanqi.Catalog())
 }
 
 // EventKind names what happened in an Event.

@@ -1,0 +1,43 @@
+package exchange
+
+import (
+	"yipanqi"
+	"yipanqi/calendar"
+)
+
+// CaseTypesFrom maps each type of the catalog to what the engine reads of it (see CaseType):
+//   - Deadline is the type's first deadline, which always counts from receipt; a type with
+//     none (answered by the registry, acknowledged by the receipt) gets the zero Rule.
+//     Calendar days, which calendar.Rule does not count, become N×24 clock hours from
+//     receipt: at most a day earlier than the end of the N-th day, never later.
+//   - Required is the type's required fields that travel as JSON strings: the engine checks
+//     those as non-empty strings. The other kinds (bool, number, corrections, list) and the
+//     values of every field are checked by the catalog's ValidateRequest.
+//   - Replies is the values of the type's replies.
+func CaseTypesFrom(cat *yipanqi.CaseCatalog) CaseTypes {
+	out := make(CaseTypes)
+	for _, t := range cat.Types() {
+		ct := CaseType{Name: t.Name, Replies: t.ReplyValues()}
+		if len(t.Deadlines) > 0 {
+			ct.Deadline = ruleOf(t.Deadlines[0])
+		}
+		for i := range t.Fields {
+			if f := &t.Fields[i]; f.Required && f.IsString() {
+				ct.Required = append(ct.Required, f.Name)
+			}
+		}
+		out[t.Name] = ct
+	}
+	return out
+}
+
+// ruleOf is the calendar rule of a catalog deadline.
+func ruleOf(d yipanqi.DeadlineSpec) calendar.Rule {
+	switch {
+	case d.WorkingDays > 0:
+		return calendar.Rule{WorkingDays: d.WorkingDays}
+	case d.CalendarDays > 0:
+		return calendar.Rule{Hours: 24 * d.CalendarDays}
+	}
+	return calendar.Rule{Hours: d.Hours}
+}
