@@ -27,7 +27,9 @@ import (
 )
 
 const serveUsage = `用法：
-  yipanqi serve --config node.toml
+  yipanqi serve --config node.toml [--nats-url URL] [--nats-creds FILE]
+  --nats-url    区域 NATS 集群地址（可用逗号分隔多个），覆盖配置文件中的 [nats]，不再使用内嵌服务器
+  --nats-creds  本节点的 NATS 凭据文件（.creds），覆盖配置文件中的 nats.creds
 运行一个省级节点：数据库、与区域 NATS 的消息交换（发件箱转发与收件处理），以及
 HTTP 状态页（/）、健康检查（/healthz）与监控指标（/metrics）。配置文件格式见
 deploy/node.sample.toml 与 docs/serve.md。按 Ctrl-C 或发送 SIGTERM 平稳停止。`
@@ -104,9 +106,26 @@ func confErrorf(file, key, format string, args ...any) error {
 	return confError(file, key, yipanqi.Errorf(yipanqi.EINVALID, format, args...))
 }
 
+// natsOverride is what the command line says of NATS, over the configuration file.
+type natsOverride struct {
+	url, creds string
+}
+
+// apply puts the command-line NATS settings over the file's: a URL means a real server, so
+// the embedded one and its listen address are dropped.
+func (o natsOverride) apply(c *serveConfig) {
+	if o.url != "" {
+		c.NATS.URL, c.NATS.Embedded, c.NATS.Listen = o.url, false, ""
+	}
+	if o.creds != "" {
+		c.NATS.Creds = o.creds
+	}
+}
+
 // loadServeConfig reads and checks the configuration file: TOML syntax, unknown keys,
-// required values. Paths in it are made absolute from the file's directory.
-func loadServeConfig(path string) (*serveConfig, error) {
+// required values, with the command line's NATS settings applied before the checks. Paths in
+// the file are made absolute from the file's directory.
+func loadServeConfig(path string, o natsOverride) (*serveConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -145,6 +164,7 @@ func loadServeConfig(path string) (*serveConfig, error) {
 		abs(&p)
 		c.Store.DSN = "sqlite:" + p
 	}
+	o.apply(&c) // after the file's paths: a path on the command line is the caller's own
 
 	switch {
 	case c.Node.Code == "":
@@ -208,6 +228,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cfgPath := fs.String("config", "", "")
+	var o natsOverride
+	fs.StringVar(&o.url, "nats-url", "", "")
+	fs.StringVar(&o.creds, "nats-creds", "", "")
 	rest, err := regParseFlags(fs, args, serveUsage)
 	if err != nil {
 		return err
@@ -218,7 +241,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if *cfgPath == "" {
 		return usageError("缺少 --config（节点配置文件）\n%s", serveUsage)
 	}
-	c, err := loadServeConfig(*cfgPath)
+	c, err := loadServeConfig(*cfgPath, o)
 	if err != nil {
 		return exitCode(2, err)
 	}

@@ -137,7 +137,7 @@ func TestServe(t *testing.T) {
 
 // TestServeSampleConfig: the annotated sample has no unknown or malformed key.
 func TestServeSampleConfig(t *testing.T) {
-	c, err := loadServeConfig(filepath.Join("..", "..", "deploy", "node.sample.toml"))
+	c, err := loadServeConfig(filepath.Join("..", "..", "deploy", "node.sample.toml"), natsOverride{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +200,15 @@ func TestServeBadConfig(t *testing.T) {
 			}
 		})
 	}
+	// --nats-url replaces the file's embedded server: an unreachable one is named on one line.
+	conf := writeConf(t, t.TempDir(), good)
+	var out, errOut0 syncBuffer
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	code := Main(context.Background(), realEnv(&out, &errOut0), []string{"serve", "--config", conf, "--nats-url", url})
+	if msg := errOut0.String(); code == 0 || !strings.Contains(msg, "nats.url") || !strings.Contains(msg, url) || strings.Count(msg, "\n") != 1 {
+		t.Errorf("serve --nats-url %s (nothing listens): exit %d, stderr %q; want one line naming the URL", url, code, msg)
+	}
+
 	code, _, errOut := runReg(t, "serve")
 	if code != 2 || !strings.Contains(errOut, "--config") {
 		t.Errorf("serve without --config: exit %d, %q", code, errOut)
