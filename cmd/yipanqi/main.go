@@ -54,6 +54,7 @@ func commands() map[string]command {
 		"division": {"行政区划查询：division show CODE", runDivision},
 		"idcard":   {"居民身份号码校验：idcard check ID...", runIDCard},
 		"calendar": {"工作日与期限计算：calendar due | calendar workdays", runCalendar},
+		"catalog":  {"案件类型目录：catalog [--format table|json] [TYPE]", runCatalog},
 		"migrate":  {"数据库迁移：migrate --db DSN", runMigrate},
 		"import":   {"导入流动人口登记表：import people --db DSN FILE", runImport},
 		"export":   {"导出流动人口登记表：export people --db DSN -o FILE", runExport},
