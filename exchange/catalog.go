@@ -10,21 +10,14 @@ import (
 //     none (answered by the registry, acknowledged by the receipt) gets the zero Rule.
 //     Calendar days, which calendar.Rule does not count, become N×24 clock hours from
 //     receipt: at most a day earlier than the end of the N-th day, never later.
-//   - Required is the type's required fields that travel as JSON strings: the engine checks
-//     those as non-empty strings. The other kinds (bool, number, corrections, list) and the
-//     values of every field are checked by the catalog's ValidateRequest.
-//   - Replies is the values of the type's replies.
+//   - ValidateRequest and ValidateReply are the type's own (yipanqi.CaseType): the catalog
+//     decides which fields a request or a reply carries and what they hold, on both sides.
 func CaseTypesFrom(cat *yipanqi.CaseCatalog) CaseTypes {
 	out := make(CaseTypes)
 	for _, t := range cat.Types() {
-		ct := CaseType{Name: t.Name, Replies: t.ReplyValues()}
+		ct := CaseType{Name: t.Name, ValidateRequest: t.ValidateRequest, ValidateReply: t.ValidateReply}
 		if len(t.Deadlines) > 0 {
 			ct.Deadline = ruleOf(t.Deadlines[0])
-		}
-		for i := range t.Fields {
-			if f := &t.Fields[i]; f.Required && f.IsString() {
-				ct.Required = append(ct.Required, f.Name)
-			}
 		}
 		out[t.Name] = ct
 	}

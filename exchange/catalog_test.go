@@ -1,54 +1,117 @@
 package exchange_test
 
 import (
-	"reflect"
-	"slices"
+	"encoding/json"
 	"testing"
 	"time"
 
 	"yipanqi"
 	"yipanqi/calendar"
 	"yipanqi/exchange"
+	"yipanqi/sqlstore/storetest"
 )
 
-// TestCaseTypesFrom: every catalog type is in the engine's table with its first deadline,
-// its required string fields and its reply values; DefaultCaseTypes is that table.
+// TestCaseTypesFrom: every catalog type is in the engine's table with its first deadline and
+// the catalog's own validation of requests and replies; DefaultCaseTypes is that table.
 func TestCaseTypesFrom(t *testing.T) {
 	cat := yipanqi.Catalog()
 	table := exchange.CaseTypesFrom(cat)
 	if len(table) != len(cat.Types()) {
 		t.Errorf("%d engine types for %d catalog types", len(table), len(cat.Types()))
 	}
+	def := exchange.DefaultCaseTypes()
+	if len(def) != len(table) {
+		t.Errorf("DefaultCaseTypes has %d types, CaseTypesFrom(yipanqi.Catalog()) %d", len(def), len(table))
+	}
 	for _, ct := range cat.Types() {
 		t.Run(ct.Name, func(t *testing.T) {
-			got, ok := table[ct.Name]
-			if !ok || got.Name != ct.Name {
-				t.Fatalf("missing from the engine's table: %+v", got)
-			}
-			var want calendar.Rule
-			if len(ct.Deadlines) > 0 {
-				d := ct.Deadlines[0]
-				want = calendar.Rule{WorkingDays: d.WorkingDays, Hours: d.Hours + 24*d.CalendarDays}
-			}
-			if got.Deadline != want {
-				t.Errorf("deadline %+v, want %+v from %+v", got.Deadline, want, ct.Deadlines)
-			}
-			for _, f := range ct.Fields {
-				in := slices.Contains(got.Required, f.Name)
-				if in != (f.Required && f.IsString()) {
-					t.Errorf("field %s (required %v, kind %s): in the engine's Required = %v", f.Name, f.Required, f.Kind, in)
+			for name, tab := range map[string]exchange.CaseTypes{"CaseTypesFrom": table, "DefaultCaseTypes": def} {
+				got, ok := tab[ct.Name]
+				if !ok || got.Name != ct.Name {
+					t.Fatalf("%s: missing from the engine's table: %+v", name, got)
 				}
-			}
-			if len(got.Required) > len(ct.Fields) {
-				t.Errorf("Required %v holds fields the catalog does not declare", got.Required)
-			}
-			if !slices.Equal(got.Replies, ct.ReplyValues()) {
-				t.Errorf("replies %v, want %v", got.Replies, ct.ReplyValues())
+				var want calendar.Rule
+				if len(ct.Deadlines) > 0 {
+					d := ct.Deadlines[0]
+					want = calendar.Rule{WorkingDays: d.WorkingDays, Hours: d.Hours + 24*d.CalendarDays}
+				}
+				if got.Deadline != want {
+					t.Errorf("%s: deadline %+v, want %+v from %+v", name, got.Deadline, want, ct.Deadlines)
+				}
+				if got.ValidateRequest == nil || got.ValidateReply == nil {
+					t.Fatalf("%s: validation not set: request %v reply %v", name, got.ValidateRequest != nil, got.ValidateReply != nil)
+				}
+				// The same verdicts as the catalog's, valid input and invalid.
+				requests := []string{`{}`, `{"not_a_field":"x"}`, `[]`, validRequest(t, ct)}
+				for _, fields := range requests {
+					sameError(t, name+" request "+fields, got.ValidateRequest(json.RawMessage(fields)), ct.ValidateRequest(json.RawMessage(fields)))
+				}
+				for _, reply := range append(ct.ReplyValues(), "no_such_reply") {
+					for _, fields := range []string{`{}`, `{"not_a_field":"x"}`} {
+						sameError(t, name+" reply "+reply+" "+fields, got.ValidateReply(reply, json.RawMessage(fields)),
+							ct.ValidateReply(reply, json.RawMessage(fields)))
+					}
+				}
 			}
 		})
 	}
-	if !reflect.DeepEqual(exchange.DefaultCaseTypes(), table) {
-		t.Error("DefaultCaseTypes is not CaseTypesFrom(yipanqi.Catalog())")
+}
+
+// validRequest builds a request of ct that the catalog accepts, from sample values per kind.
+func validRequest(t *testing.T, ct *yipanqi.CaseType) string {
+	t.Helper()
+	obj := map[string]any{}
+	for _, f := range ct.Fields {
+		if f.Required {
+			obj[f.Name] = sampleValue(f)
+		}
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ct.ValidateRequest(b); err != nil {
+		t.Fatalf("sample request %s of %s: %v", b, ct.Name, err)
+	}
+	return string(b)
+}
+
+// sampleValue is a valid value of field f.
+func sampleValue(f yipanqi.FieldSpec) any {
+	switch f.Kind {
+	case yipanqi.KindDate:
+		return "2025-09-26"
+	case yipanqi.KindDivision:
+		return "430102"
+	case yipanqi.KindIDNumber:
+		return storetest.IDNumber("430102", yipanqi.Date{Year: 1990, Month: 1, Day: 1}, 1)
+	case yipanqi.KindEnum:
+		return f.Options[0].Value
+	case yipanqi.KindBool:
+		return true
+	case yipanqi.KindNumber:
+		return 1
+	case yipanqi.KindCorrections:
+		return map[string]any{}
+	case yipanqi.KindList:
+		item := map[string]any{}
+		for _, it := range f.Items {
+			if it.Required {
+				item[it.Name] = sampleValue(it)
+			}
+		}
+		return []any{item}
+	}
+	return "样例"
+}
+
+// sameError fails unless got and want are both nil or both errors with the same code, field
+// and message.
+func sameError(t *testing.T, what string, got, want error) {
+	t.Helper()
+	if (got == nil) != (want == nil) || yipanqi.ErrorCode(got) != yipanqi.ErrorCode(want) ||
+		yipanqi.ErrorField(got) != yipanqi.ErrorField(want) || yipanqi.ErrorMessage(got) != yipanqi.ErrorMessage(want) {
+		t.Errorf("%s: engine says %v, catalog %v", what, got, want)
 	}
 }
 

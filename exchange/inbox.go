@@ -359,6 +359,8 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 	if !yipanqi.ValidDivisionCode(rd.FromUnit) || rd.FromUnit[:2] != d.Src {
 		return nil, refuse(yipanqi.EINVALID, "from_unit", "发文单位“%s”无效或不属于来源节点 %s", rd.FromUnit, d.Src)
 	}
+	// The catalog's check, as Send made it at the sender: a sender on an older or tampered
+	// build may have skipped it.
 	idNumber, err := checkFields(ct, rd.Fields)
 	if err != nil {
 		return nil, &refusal{err}
@@ -509,15 +511,17 @@ func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 	if err := json.Unmarshal(e.Data, &rd); err != nil {
 		return nil, refuse(yipanqi.EINVALID, "data", "答复数据格式错误：%s", jsonProblem(err))
 	}
-	if !contains(ct.Replies, rd.Reply) {
-		return nil, refuse(yipanqi.EINVALID, "reply", "“%s”不是 %s 类案件的答复选项", rd.Reply, typ)
-	}
 	if !yipanqi.ValidDivisionCode(rd.FromUnit) || rd.FromUnit[:2] != d.Src {
 		return nil, refuse(yipanqi.EINVALID, "from_unit", "答复单位“%s”无效或不属于来源节点 %s", rd.FromUnit, d.Src)
 	}
-	var fields map[string]any
-	if json.Unmarshal(rd.Fields, &fields) != nil || fields == nil {
+	// The catalog's check, as Reply made it at the sender: a sender on an older or tampered
+	// build may have skipped it. An empty fields object is not valid JSON data here: Reply
+	// always sends one.
+	if len(rd.Fields) == 0 {
 		return nil, refuse(yipanqi.EINVALID, "fields", "答复数据 fields 须为 JSON 对象")
+	}
+	if err := checkReply(ct, rd.Reply, rd.Fields); err != nil {
+		return nil, &refusal{err}
 	}
 	now := n.now()
 	receipt, rbody, err := n.seal(TypeReceipt, e.Subject, d.Src, rd.FromUnit, Hash(e), now,

@@ -30,14 +30,20 @@ const (
 // messageVersion is the version every type is sent with for now (cn.ypq.<type>.v1).
 const messageVersion = 1
 
-// CaseType is what the engine needs to know of a catalog type: its deadline, the data fields
-// a request must carry and the replies it accepts. The full catalog (ARCHITECTURE §2) will
-// fill a CaseTypes table with more; the engine reads only these.
+// CaseType is what the engine needs to know of a catalog type: its deadline and the
+// validation of its requests and replies. CaseTypesFrom fills both from the catalog
+// (ARCHITECTURE §2), which is then the one source of truth for what a message may carry:
+// Send, SendMany and Reply refuse what it refuses before anything is stored, and the inbox
+// dead-letters what it refuses on receipt.
 type CaseType struct {
 	Name     string        // e.g. "verify.identity"
 	Deadline calendar.Rule // from the time of receipt; the zero Rule means no deadline
-	Required []string      // fields of the request that must be non-empty strings
-	Replies  []string      // values a reply's "reply" may take; empty: the type takes no reply
+	// ValidateRequest checks the fields of a request (a JSON object); nil: any JSON object.
+	// Its error is EINVALID naming the field, in Chinese (see yipanqi.CaseType.ValidateRequest).
+	ValidateRequest func(fields json.RawMessage) error
+	// ValidateReply checks a reply value and its fields; nil: the type takes no reply. Its
+	// error is EINVALID naming the field, in Chinese (see yipanqi.CaseType.ValidateReply).
+	ValidateReply func(reply string, fields json.RawMessage) error
 }
 
 // CaseTypes is the table of types a node accepts, by name. A request of a type not in it is
@@ -303,28 +309,39 @@ func (n *Node) outMessage(e *Envelope, typ, caseID string, body []byte) *yipanqi
 		Source: n.code, Dest: e.Dest, Body: body}
 }
 
-// checkFields checks that fields is a JSON object holding the type's required fields as
-// non-empty strings, and returns the person's ID number if there is one. The error is
+// checkFields checks the fields of a request of type ct — a JSON object, valid for the type
+// (ct.ValidateRequest) — and returns the person's ID number if there is one. The error is
 // EINVALID naming the field, in Chinese.
 func checkFields(ct CaseType, fields json.RawMessage) (idNumber string, err error) {
+	if ct.ValidateRequest != nil {
+		if err := ct.ValidateRequest(fields); err != nil {
+			return "", err
+		}
+	}
 	var obj map[string]any
 	if len(fields) == 0 || json.Unmarshal(fields, &obj) != nil || obj == nil {
 		return "", yipanqi.FieldErrorf(yipanqi.EINVALID, "fields", "案件数据 fields 须为 JSON 对象")
 	}
-	for _, f := range ct.Required {
-		if s, ok := obj[f].(string); !ok || s == "" {
-			return "", yipanqi.FieldErrorf(yipanqi.EINVALID, f, "%s 类案件缺少必填字段 %s", ct.Name, f)
-		}
-	}
 	idNumber, _ = obj["id_number"].(string)
 	return idNumber, nil
+}
+
+// checkReply checks a reply to a case of type ct (ct.ValidateReply). EINVALID naming the
+// field, in Chinese.
+func checkReply(ct CaseType, reply string, fields json.RawMessage) error {
+	if ct.ValidateReply == nil {
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "reply", "%s 类案件无需答复", ct.Name)
+	}
+	return ct.ValidateReply(reply, fields)
 }
 
 // Send opens case c — Type, OrgUnit (the sending unit of this node), PeerNode and PeerUnit
 // (the addressed node and unit) are required — with the catalog fields: it builds and signs
 // the request, and stores the case (state sent, ID a new UUIDv7), the message, its outbox row
 // and the audit entry in one transaction; the relay publishes it. EINVALID for an unknown
-// type, a missing field or a bad unit.
+// type, a bad unit, or fields the catalog refuses (a required field missing, a field the
+// type does not declare, a value of the wrong kind), naming the field; nothing is stored
+// then.
 func (n *Node) Send(ctx context.Context, c *yipanqi.Case, fields json.RawMessage) error {
 	err := n.SendMany(ctx, []NewCase{{Case: c, Fields: fields}})
 	var one *manyError
@@ -527,18 +544,16 @@ func actorOf(ctx context.Context) string {
 	return systemActor
 }
 
-// Reply answers the incoming case caseID with reply (one of the type's Replies) and the
-// catalog fields of the answer: the reply carries ypqreplyto = Hash of the request and goes
-// to the unit that sent it. The case becomes replied in the same transaction. ENOTFOUND for
-// an unknown case; EINVALID for a reply the type does not take; ECONFLICT when the case is
-// not open (already replied, rejected, closed).
+// Reply answers the incoming case caseID with reply (one of the type's replies in the
+// catalog) and the catalog fields of the answer: the reply carries ypqreplyto = Hash of the
+// request and goes to the unit that sent it. The case becomes replied in the same
+// transaction. ENOTFOUND for an unknown case; EINVALID, naming the field, for a reply the
+// catalog refuses (a value the type does not have, a missing reason, an undeclared field);
+// ECONFLICT when the case is not open (already replied, closed, transferred, withdrawn or
+// rejected). Nothing is stored when it fails.
 func (n *Node) Reply(ctx context.Context, caseID, reply string, fields json.RawMessage) error {
 	if len(fields) == 0 {
 		fields = json.RawMessage("{}")
-	}
-	var obj map[string]any
-	if json.Unmarshal(fields, &obj) != nil || obj == nil {
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "fields", "答复数据 fields 须为 JSON 对象")
 	}
 	var sent *Envelope
 	err := n.db.InTx(ctx, func(tx *sqlstore.Tx) error {
@@ -547,8 +562,14 @@ func (n *Node) Reply(ctx context.Context, caseID, reply string, fields json.RawM
 			return err
 		}
 		ct, ok := n.cfg.Types[c.Type]
-		if !ok || !contains(ct.Replies, reply) {
-			return yipanqi.FieldErrorf(yipanqi.EINVALID, "reply", "“%s”不是 %s 类案件的答复选项", reply, c.Type)
+		if !ok {
+			return yipanqi.FieldErrorf(yipanqi.EINVALID, "type", "未知的案件类型“%s”", c.Type)
+		}
+		if err := checkReply(ct, reply, fields); err != nil {
+			return err
+		}
+		if c.State != yipanqi.CaseDelivered && c.State != yipanqi.CaseInProgress {
+			return replyConflict(caseID, c.State)
 		}
 		req, err := tx.RequestMessage(ctx, caseID, yipanqi.Incoming, c.Type)
 		if err != nil {
@@ -562,12 +583,14 @@ func (n *Node) Reply(ctx context.Context, caseID, reply string, fields json.RawM
 		if err := json.Unmarshal(re.Data, &rd); err != nil {
 			return fmt.Errorf("exchange: reply: stored request %s data: %w", req.ID, err)
 		}
+		// The state read above may have changed since (another replica answered): the
+		// update is conditional, and the loser gets the same conflict.
 		ok, err = tx.SetCaseState(ctx, caseID, yipanqi.Incoming, yipanqi.CaseReplied, yipanqi.CaseDelivered, yipanqi.CaseInProgress)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return yipanqi.Errorf(yipanqi.ECONFLICT, "案件“%s”当前状态为 %s，不能答复", caseID, c.State)
+			return replyConflict(caseID, yipanqi.CaseReplied)
 		}
 		// The reply names the case by the request's subject: the sender's case id.
 		e, body, err := n.seal(c.Type, re.Subject, c.PeerNode, rd.FromUnit, req.Hash, n.now(),
@@ -590,13 +613,19 @@ func (n *Node) Reply(ctx context.Context, caseID, reply string, fields json.RawM
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// replyConflict is the ECONFLICT of a reply to a case in a state that takes none.
+func replyConflict(caseID string, state yipanqi.CaseState) error {
+	why := map[yipanqi.CaseState]string{
+		yipanqi.CaseReplied:     "已答复，不能再次答复",
+		yipanqi.CaseClosed:      "已办结，不能答复",
+		yipanqi.CaseTransferred: "已转办，不能答复",
+		yipanqi.CaseWithdrawn:   "已被来文方撤回，不能答复",
+		yipanqi.CaseRejected:    "已被退回，不能答复",
+	}[state]
+	if why == "" {
+		why = "当前状态不能答复"
 	}
-	return false
+	return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "state", "案件“%s”%s", caseID, why)
 }
 
 // localCaseNS derives the id of the incoming copy of a case between two units of the same

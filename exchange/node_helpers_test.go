@@ -210,8 +210,7 @@ func fieldsFor(i int) json.RawMessage {
 	birth := yipanqi.Date{Year: 1980 + i%30, Month: time.Month(1 + i%12), Day: 1 + i%28}
 	b, _ := json.Marshal(map[string]any{
 		"id_number": storetest.IDNumber(unit43, birth, i%1000),
-		"reason":    "核实户籍地址",
-		"seq":       i,
+		"reason":    fmt.Sprintf("核实户籍地址（第 %d 件）", i),
 	})
 	return b
 }

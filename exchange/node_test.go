@@ -39,8 +39,9 @@ func TestExchangeRoundTrip(t *testing.T) {
 			in.State != yipanqi.CaseDelivered || in.PersonIDNumber == "" {
 			t.Fatalf("incoming case = %+v", in)
 		}
-		var fields map[string]any
-		if err := json.Unmarshal(in.Data, &fields); err != nil || fields["reason"] != "核实户籍地址" {
+		var fields, sent map[string]any
+		_ = json.Unmarshal(fieldsFor(1), &sent)
+		if err := json.Unmarshal(in.Data, &fields); err != nil || fields["reason"] != sent["reason"] {
 			t.Fatalf("incoming data = %s (%v)", in.Data, err)
 		}
 		if ok, _ := b.db.Received(ctx, b.events.find(exchange.EventReceived)[0].MessageID); !ok {
@@ -104,7 +105,7 @@ func TestExchangeRoundTrip(t *testing.T) {
 		if err != nil || copyIn.Direction != yipanqi.Incoming || copyIn.PeerUnit != unit44a || copyIn.DueAt.IsZero() {
 			t.Fatalf("incoming copy = %+v (%v)", copyIn, err)
 		}
-		if err := a.node.Reply(ctx, copyIn.ID, "not_found", json.RawMessage(`{"reason":"查无此人"}`)); err != nil {
+		if err := a.node.Reply(ctx, copyIn.ID, "not_found", json.RawMessage(`{"reason":"no_record"}`)); err != nil {
 			t.Fatal(err)
 		}
 		checkFor(t, 15*time.Second, "local case replied", func() bool {
@@ -379,7 +380,7 @@ func TestExchangeDeadLetters(t *testing.T) {
 					}
 				}).ID
 			}},
-			{"invalid data", "缺少必填字段 id_number", func() string {
+			{"invalid data", yipanqi.ErrorMessage(yipanqi.Catalog().ValidateRequest("verify.identity", json.RawMessage(`{"reason":"x"}`))), func() string {
 				return forged(t, w, a, w.keys["44"], func(e *exchange.Envelope) {
 					e.Data = json.RawMessage(`{"fields":{"reason":"x"},"from_unit":"440106"}`)
 					if err := exchange.Sign(e, w.keys["44"]); err != nil {
@@ -390,6 +391,9 @@ func TestExchangeDeadLetters(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
+				if tt.reason == "" {
+					t.Fatal("no reason to look for")
+				}
 				id := tt.send()
 				dl := deadLetterWith(t, b, tt.reason)
 				if dl.MessageID != id || dl.Source != "44" || dl.NoticeID == "" || len(dl.Body) == 0 {
