@@ -108,9 +108,7 @@ func (r *Region) send(ctx context.Context, n *Node, t target) error {
 	if len(unit) > 9 {
 		unit = unit[:9]
 	}
-	fields, err := json.Marshal(map[string]string{
-		"id_number": t.idNumber, "name": t.name, "hukou_code": t.hukouCode, "hukou_address": t.hukouAddress,
-	})
+	fields, err := requestFields(t)
 	if err != nil {
 		return err
 	}
@@ -127,6 +125,7 @@ type replier struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	rng     *rand.Rand
+	reasons []yipanqi.Option // the catalog's not_found reasons
 }
 
 type replyJob struct {
@@ -135,7 +134,8 @@ type replyJob struct {
 }
 
 func newReplier(r *Region) *replier {
-	return &replier{r: r, jobs: make(chan replyJob, 4096), rng: rand.New(rand.NewPCG(uint64(r.cfg.Now().UnixNano()), 11))}
+	return &replier{r: r, jobs: make(chan replyJob, 4096), rng: rand.New(rand.NewPCG(uint64(r.cfg.Now().UnixNano()), 11)),
+		reasons: notFoundReasons()}
 }
 
 // replyWorkers answer in parallel: each reply is a signed message and a store transaction.
@@ -201,11 +201,56 @@ func (rp *replier) resume(ctx context.Context, n *Node) error {
 	return nil
 }
 
-// reasons a hometown gives when it cannot find the person.
-var notFoundReasons = []string{
-	"户籍地查无此人：该公民身份号码在本辖区户籍底册中无记录",
-	"该人员户籍已迁出本辖区，请向迁入地核实",
+// notFoundReasons are the reasons the catalog lets a hometown give when it cannot find the
+// person (the reply not_found of verify.identity), in catalog order.
+func notFoundReasons() []yipanqi.Option {
+	t, err := yipanqi.Catalog().Type("verify.identity")
+	if err != nil {
+		panic("demo: " + err.Error()) // the catalog's tests rule it out
+	}
+	if r := t.Reply("not_found"); r != nil {
+		return r.ReasonOptions
+	}
+	panic("demo: verify.identity has no not_found reply")
+}
+
+// otherReasonTexts explain a not_found reason of 其他 (reason_text).
+var otherReasonTexts = []string{
 	"户籍信息与来函所列姓名不一致，无法确认为同一人",
+	"该户籍地址所在村（社区）已撤并，底册正在移交",
+}
+
+// replyFor is the answer to a request with fields req for roll in [0, 100): 85% confirmed,
+// 10% corrected (the hukou address, a field of the request, as the catalog's corrected reply
+// requires) and 5% not found, with each of the catalog's reasons in turn (其他 with its
+// text).
+func replyFor(roll int, reasons []yipanqi.Option, req map[string]string) (reply string, fields json.RawMessage, err error) {
+	var f any
+	switch {
+	case roll < 85:
+		reply, f = "confirmed", map[string]string{"note": "经核，身份及户籍地址属实"}
+	case roll < 95:
+		reply, f = "corrected", map[string]any{
+			"corrected": map[string]string{"hukou_address": correctAddress(req["hukou_address"])},
+			"note":      "户籍地址门牌号有误，已按户籍底册更正",
+		}
+	default:
+		reason := reasons[roll%len(reasons)].Value
+		nf := map[string]string{"reason": reason}
+		if reason == yipanqi.OtherReason {
+			nf[yipanqi.ReasonTextField] = otherReasonTexts[roll%len(otherReasonTexts)]
+		}
+		reply, f = "not_found", nf
+	}
+	fields, err = json.Marshal(f)
+	return reply, fields, err
+}
+
+// requestFields are the fields of the verify.identity request about t.
+func requestFields(t target) (json.RawMessage, error) {
+	return json.Marshal(map[string]string{
+		"id_number": t.idNumber, "name": t.name, "hukou_code": t.hukouCode, "hukou_address": t.hukouAddress,
+	})
 }
 
 // answer replies to one incoming case: mostly confirmed, some corrected, a few not found.
@@ -221,21 +266,8 @@ func (rp *replier) answer(j replyJob) {
 	}
 	var req map[string]string
 	_ = json.Unmarshal(c.Data, &req) // fields the demo sent itself; a missing one just stays ""
-	var reply string
-	var fields any
 	roll := rp.draw(func(g *rand.Rand) time.Duration { return time.Duration(g.IntN(100)) })
-	switch {
-	case roll < 85:
-		reply, fields = "confirmed", map[string]string{"note": "经核，身份及户籍地址属实"}
-	case roll < 95:
-		reply, fields = "corrected", map[string]any{
-			"corrected": map[string]string{"hukou_address": correctAddress(req["hukou_address"])},
-			"note":      "户籍地址门牌号有误，已按户籍底册更正",
-		}
-	default:
-		reply, fields = "not_found", map[string]string{"reason": notFoundReasons[int(roll)%len(notFoundReasons)]}
-	}
-	raw, err := json.Marshal(fields)
+	reply, raw, err := replyFor(int(roll), rp.reasons, req)
 	if err == nil {
 		err = j.n.Engine.Reply(ctx, j.caseID, reply, raw)
 	}
