@@ -209,7 +209,8 @@ func rawCopy(b *testing.B, dsn string, n int) {
 func rawInsert(b *testing.B, dsn string, n int) {
 	ctx := context.Background()
 	path := strings.TrimPrefix(dsn, "sqlite:")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
+		"&_pragma=cache_size(-131072)") // the page cache the import gives itself
 	if err != nil {
 		b.Fatal(err)
 	}

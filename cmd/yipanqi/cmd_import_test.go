@@ -440,7 +440,8 @@ func rawInsertSQLite(b *testing.B, dsn string, rows [][]any) {
 	b.Helper()
 	ctx := context.Background()
 	db, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(dsn, "sqlite:")+
-		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
+		"&_pragma=cache_size(-131072)") // the page cache the import gives itself
 	if err != nil {
 		b.Fatal(err)
 	}
