@@ -169,15 +169,18 @@ const (
 			OR people.residence_address <> s.residence_address OR people.phone <> s.phone
 			OR people.arrived_on IS DISTINCT FROM s.arrived_on)`
 
-	// The new people; the arguments are created_at and updated_at.
-	importInsert = `INSERT INTO people (id_number, name, sex, birth_date, marital_status, hukou_code,
+	// The new people; the arguments are created_at and updated_at. They go in in ID-number
+	// order: a register file is in no useful order, and filling the unique index in key order
+	// touches each index page once instead of jumping about the whole index for every row.
+	importInsertHead = `INSERT INTO people (id_number, name, sex, birth_date, marital_status, hukou_code,
 			hukou_address, residence_code, residence_address, phone, arrived_on, flow_status, version,
 			created_at, updated_at)
 		SELECT s.id_number, s.name, s.sex, s.birth_date, s.marital_status, s.hukou_code,
 			s.hukou_address, s.residence_code, s.residence_address, s.phone, s.arrived_on, 'arrived', 1, ?, ?
 		FROM people_staging s`
-	importInsertNew = importInsert + `
-		WHERE NOT EXISTS (SELECT 1 FROM people p WHERE p.id_number = s.id_number)`
+	importInsert    = importInsertHead + ` ORDER BY s.id_number`
+	importInsertNew = importInsertHead + `
+		WHERE NOT EXISTS (SELECT 1 FROM people p WHERE p.id_number = s.id_number) ORDER BY s.id_number`
 
 	// The people this import created: ids above the highest id before it (ids only grow),
 	// stamped with this import's creation time (which excludes any concurrent writer's).
