@@ -210,7 +210,7 @@ func rawInsert(b *testing.B, dsn string, n int) {
 	ctx := context.Background()
 	path := strings.TrimPrefix(dsn, "sqlite:")
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
-		"&_pragma=cache_size(-131072)") // the page cache the import gives itself
+		"&_pragma=cache_size(-32768)") // the page cache the import gives itself
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -41,9 +41,10 @@ var (
 // beside the one writer; synchronous=NORMAL is durable in WAL mode except for the last
 // transactions before a power cut; _txlock=immediate makes every transaction take the write
 // lock at BEGIN, so two writers queue on busy_timeout instead of failing to upgrade a read
-// lock (SQLITE_BUSY_SNAPSHOT), and so audit appends are serialised.
+// lock (SQLITE_BUSY_SNAPSHOT); temp_store=1 puts temporary tables (the import's staging) in
+// temporary files rather than memory.
 const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-	"&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	"&_pragma=synchronous(NORMAL)&_pragma=temp_store(1)&_txlock=immediate"
 
 // target is a parsed --db value.
 type target struct {
@@ -470,8 +471,10 @@ func (d *dialect) tuneImport(ctx context.Context, tx *sql.Tx) error {
 		stmts = []string{"SET LOCAL work_mem = '256MB'", "SET LOCAL maintenance_work_mem = '256MB'"}
 	} else {
 		// A larger page cache for this connection keeps the indexes being filled in memory
-		// (SQLite's C heap, not Go's; bounded by the number, not by the file size).
-		stmts = []string{"PRAGMA cache_size = -131072"}
+		// (SQLite's C heap, not Go's; bounded by the number, not by the file size). 32 MiB:
+		// 128 MiB imported no faster and kept the process at ~590 MB for a 1,000,000-row file;
+		// with 32 MiB it stays at ~200 MB for 100,000 rows and for 1,000,000 alike.
+		stmts = []string{"PRAGMA cache_size = -32768"}
 	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s); err != nil {

@@ -441,7 +441,7 @@ func rawInsertSQLite(b *testing.B, dsn string, rows [][]any) {
 	ctx := context.Background()
 	db, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(dsn, "sqlite:")+
 		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
-		"&_pragma=cache_size(-131072)") // the page cache the import gives itself
+		"&_pragma=cache_size(-32768)") // the page cache the import gives itself
 	if err != nil {
 		b.Fatal(err)
 	}
