@@ -442,8 +442,11 @@ func (n *Node) onReceipt(d Delivery, e *Envelope) (*step, error) {
 		}
 		action := "case.reply_receipt"
 		if ref.ReplyTo == "" && ref.Type != TypeRejected {
-			// The receipt of a request: the deadline clock starts at its time.
-			if recorded, err = tx.RecordReceipt(ctx, caseID, e.Time, due, rc.DueProvisional); err != nil {
+			// The receipt of a request: the deadline clock starts at its time. In a batch the
+			// receipts are written together when the batch's effects are done.
+			if err := tx.RecordReceiptThen(ctx, caseID, e.Time, due, rc.DueProvisional, func(changed bool) {
+				recorded = changed
+			}); err != nil {
 				return err
 			}
 			action = "case.receipt"
@@ -484,7 +487,7 @@ func (n *Node) onRejected(d Delivery, e *Envelope) (*step, error) {
 		if ref != nil && err == nil && ref.Dest == d.Src {
 			caseID, object = ref.CaseID, ref.CaseID
 			if ref.ReplyTo == "" && ref.Type != TypeReceipt && ref.Type != TypeRejected {
-				if _, err := tx.SetCaseState(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseRejected, yipanqi.CaseSent, yipanqi.CaseDelivered); err != nil {
+				if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseRejected, yipanqi.CaseSent, yipanqi.CaseDelivered); err != nil {
 					return err
 				}
 			}
@@ -544,7 +547,7 @@ func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 		if err := tx.LogMessage(ctx, n.inMessage(d, e, typ, caseID), Hash(e), e.ReplyTo); err != nil {
 			return err
 		}
-		if _, err := tx.SetCaseState(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseReplied,
+		if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseReplied,
 			yipanqi.CaseSent, yipanqi.CaseDelivered, yipanqi.CaseInProgress); err != nil {
 			return err
 		}

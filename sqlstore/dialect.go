@@ -493,3 +493,13 @@ func (d *dialect) skipLocked() string {
 	}
 	return ""
 }
+
+// timeParam is the placeholder of a timestamp parameter where nothing else in the statement
+// tells PostgreSQL its type (a row of a VALUES list): there it is cast. SQLite takes the
+// text as it is; a cast would give it NUMERIC affinity and keep only the year.
+func (d *dialect) timeParam() string {
+	if d.postgres {
+		return "CAST(? AS TIMESTAMPTZ)"
+	}
+	return "?"
+}

@@ -37,6 +37,28 @@ type Tx struct {
 	cases, msgs, outbox [][]any
 	byHash              map[string]*LoggedMessage // PrefetchByHash's finds, by hash
 	byHashDir           yipanqi.Direction
+
+	// In a batch transaction RecordReceiptThen and SetCaseStateLater keep their updates here
+	// and write them when fn returns: one statement for all receipts, one per run of state
+	// changes alike.
+	receipts []keptReceipt
+	states   []keptState
+}
+
+// keptReceipt is a RecordReceiptThen of a batch transaction, not yet written.
+type keptReceipt struct {
+	caseID            string
+	receivedAt, dueAt time.Time
+	provisional       bool
+	done              func(changed bool)
+}
+
+// keptState is a SetCaseStateLater of a batch transaction, not yet written.
+type keptState struct {
+	id, key string // key: dir, to and from, which the statement shares with the kept before it
+	dir     yipanqi.Direction
+	to      yipanqi.CaseState
+	from    []yipanqi.CaseState
 }
 
 // InTx runs fn in one transaction and commits when fn returns nil; any error rolls back
@@ -75,8 +97,17 @@ func (db *DB) InBatchTx(ctx context.Context, fn func(tx *Tx) error) error {
 	})
 }
 
-// flush writes the rows a batch transaction kept.
+// flush writes the rows and updates a batch transaction kept. The updates go first, receipts
+// before state changes: they touch outgoing cases, which the batch does not insert, and a
+// receipt never undoes a state change (it moves only sent to delivered), so the order gives
+// what the calls would have given one by one in any order the engine makes them.
 func (tx *Tx) flush(ctx context.Context) error {
+	if err := tx.flushReceipts(ctx); err != nil {
+		return err
+	}
+	if err := tx.flushStates(ctx); err != nil {
+		return err
+	}
 	for _, t := range []struct {
 		what, insert string
 		rows         [][]any
@@ -239,6 +270,137 @@ func (tx *Tx) RecordReceipt(ctx context.Context, caseID string, receivedAt, dueA
 	}
 	n, err := res.RowsAffected()
 	return n > 0, err
+}
+
+// RecordReceiptThen is RecordReceipt for a transaction that applies many messages: in a
+// batch transaction (InBatchTx) the receipt is kept and written when fn returns, with every
+// other receipt of the transaction in one statement, and done reports then whether it counted
+// (only the first receipt of a case counts, also within one batch); elsewhere it is written
+// at once and done called before RecordReceiptThen returns. done may be nil; it is not called
+// when the write fails.
+func (tx *Tx) RecordReceiptThen(ctx context.Context, caseID string, receivedAt, dueAt time.Time, provisional bool, done func(changed bool)) error {
+	if done == nil {
+		done = func(bool) {}
+	}
+	if tx.batch {
+		tx.receipts = append(tx.receipts, keptReceipt{caseID: caseID, receivedAt: receivedAt, dueAt: dueAt,
+			provisional: provisional, done: done})
+		return nil
+	}
+	changed, err := tx.RecordReceipt(ctx, caseID, receivedAt, dueAt, provisional)
+	if err != nil {
+		return err
+	}
+	done(changed)
+	return nil
+}
+
+// flushReceipts writes the kept receipts: UPDATE … FROM a VALUES list, RETURNING the cases
+// that took their receipt.
+func (tx *Tx) flushReceipts(ctx context.Context) error {
+	kept := tx.receipts
+	tx.receipts = nil
+	if len(kept) == 0 {
+		return nil
+	}
+	first := make(map[string]int, len(kept)) // case id → its first receipt in kept
+	var rows []int
+	for i, r := range kept {
+		if _, seen := first[r.caseID]; !seen {
+			first[r.caseID] = i
+			rows = append(rows, i)
+		}
+	}
+	t, tp := tx.db.dialect.timeArg, tx.db.dialect.timeParam()
+	tuple := "(?, " + tp + ", " + tp + ", CAST(? AS BOOLEAN))"
+	changed := make(map[string]bool, len(rows))
+	const per = maxVarsPerStatement / 4
+	for lo := 0; lo < len(rows); lo += per {
+		chunk := rows[lo:min(lo+per, len(rows))]
+		var b strings.Builder
+		b.WriteString("WITH v (case_id, received_at, due_at, due_provisional) AS (VALUES ")
+		args := make([]any, 0, 4*len(chunk)+4)
+		for k, i := range chunk {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(tuple)
+			r := kept[i]
+			args = append(args, r.caseID, t(r.receivedAt), t(r.dueAt), r.provisional)
+		}
+		b.WriteString(`) UPDATE cases SET received_at = v.received_at, due_at = v.due_at, due_provisional = v.due_provisional,
+			state = CASE WHEN cases.state = ? THEN ? ELSE cases.state END, updated_at = ?
+			FROM v WHERE cases.id = v.case_id AND cases.direction = ? AND cases.received_at IS NULL RETURNING id`)
+		args = append(args, string(yipanqi.CaseSent), string(yipanqi.CaseDelivered), t(tx.db.now()), string(yipanqi.Outgoing))
+		res, err := tx.q.query(ctx, b.String(), args...)
+		if err != nil {
+			return fmt.Errorf("record %d receipts: %w", len(chunk), err)
+		}
+		for res.Next() {
+			var id string
+			if err := res.Scan(&id); err != nil {
+				res.Close()
+				return fmt.Errorf("record receipts: %w", err)
+			}
+			changed[id] = true
+		}
+		if err := res.Close(); err != nil {
+			return fmt.Errorf("record receipts: %w", err)
+		}
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("record receipts: %w", err)
+		}
+	}
+	for i, r := range kept {
+		r.done(first[r.caseID] == i && changed[r.caseID])
+	}
+	return nil
+}
+
+// SetCaseStateLater is SetCaseState for a caller that does not need to know whether the
+// case moved: in a batch transaction (InBatchTx) the change is kept and written when fn
+// returns, in one statement with the changes of the same kind kept just before it; elsewhere
+// it is written at once.
+func (tx *Tx) SetCaseStateLater(ctx context.Context, id string, dir yipanqi.Direction, to yipanqi.CaseState, from ...yipanqi.CaseState) error {
+	if !tx.batch {
+		_, err := tx.SetCaseState(ctx, id, dir, to, from...)
+		return err
+	}
+	key := fmt.Sprint(dir, to, from)
+	tx.states = append(tx.states, keptState{id: id, key: key, dir: dir, to: to, from: from})
+	return nil
+}
+
+// flushStates writes the kept state changes, one statement per run of changes alike (in
+// the order they were made, so that two changes of one case keep theirs).
+func (tx *Tx) flushStates(ctx context.Context) error {
+	kept := tx.states
+	tx.states = nil
+	at := tx.db.dialect.timeArg(tx.db.now())
+	for lo := 0; lo < len(kept); {
+		hi := lo + 1
+		for hi < len(kept) && kept[hi].key == kept[lo].key && hi-lo < maxVarsPerStatement/2 {
+			hi++
+		}
+		s := kept[lo]
+		query := "UPDATE cases SET state = ?, updated_at = ? WHERE direction = ?"
+		args := []any{string(s.to), at, string(s.dir)}
+		if len(s.from) > 0 {
+			query += " AND state IN (?" + strings.Repeat(", ?", len(s.from)-1) + ")"
+			for _, f := range s.from {
+				args = append(args, string(f))
+			}
+		}
+		query += " AND id IN (?" + strings.Repeat(", ?", hi-lo-1) + ")"
+		for _, k := range kept[lo:hi] {
+			args = append(args, k.id)
+		}
+		if _, err := tx.q.exec(ctx, query, args...); err != nil {
+			return fmt.Errorf("set state of %d cases: %w", hi-lo, err)
+		}
+		lo = hi
+	}
+	return nil
 }
 
 // LogMessage adds m to the message log with its envelope hash and ypqreplyto; RecordedAt is
@@ -537,12 +699,23 @@ const outboxColumns = "id, message_id, subject, body, attempts, next_attempt, la
 // disjoint batches without waiting for each other; on SQLite the claiming transaction holds
 // the write lock (one writer at a time).
 func (db *DB) ClaimOutbox(ctx context.Context, limit int, now time.Time, lease time.Duration) ([]*yipanqi.OutboxItem, error) {
+	return db.MarkSentAndClaim(ctx, nil, time.Time{}, limit, now, lease)
+}
+
+// MarkSentAndClaim is MarkSent(ids, sentAt) and ClaimOutbox(limit, now, lease) in one
+// transaction, one commit instead of two: a relay marks the batch it published and claims
+// the next. The rows marked are not claimed again (they are sent).
+func (db *DB) MarkSentAndClaim(ctx context.Context, ids []int64, sentAt time.Time, limit int, now time.Time, lease time.Duration) ([]*yipanqi.OutboxItem, error) {
 	if limit <= 0 {
 		limit = 100
 	}
 	t := db.dialect.timeArg
 	var out []*yipanqi.OutboxItem
 	err := db.inTx(ctx, func(qq q) error {
+		if err := markSent(ctx, db, qq, ids, sentAt); err != nil {
+			return err
+		}
+		out = out[:0]
 		rows, err := qq.query(ctx, `UPDATE outbox SET claimed_until = ? WHERE id IN (
 			SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt <= ?
 				AND (claimed_until IS NULL OR claimed_until <= ?)
@@ -576,19 +749,27 @@ func (db *DB) MarkSent(ctx context.Context, ids []int64, at time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	args := []any{db.dialect.timeArg(at)}
-	for _, id := range ids {
-		args = append(args, id)
-	}
 	unlock, err := db.lockWriter(ctx)
 	if err != nil {
 		return fmt.Errorf("mark sent: %w", err)
 	}
 	defer unlock()
-	_, err = db.q().exec(ctx, "UPDATE outbox SET sent_at = ?, claimed_until = NULL WHERE sent_at IS NULL AND id IN (?"+
-		strings.Repeat(", ?", len(ids)-1)+")", args...)
-	if err != nil {
-		return fmt.Errorf("mark sent: %w", err)
+	return markSent(ctx, db, db.q(), ids, at)
+}
+
+func markSent(ctx context.Context, db *DB, qq q, ids []int64, at time.Time) error {
+	for lo := 0; lo < len(ids); lo += maxVarsPerStatement {
+		chunk := ids[lo:min(lo+maxVarsPerStatement, len(ids))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, db.dialect.timeArg(at))
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		_, err := qq.exec(ctx, "UPDATE outbox SET sent_at = ?, claimed_until = NULL WHERE sent_at IS NULL AND id IN (?"+
+			strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		if err != nil {
+			return fmt.Errorf("mark sent: %w", err)
+		}
 	}
 	return nil
 }
