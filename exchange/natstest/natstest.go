@@ -107,16 +107,20 @@ func RunCluster(t testing.TB, n int) []*server.Server {
 	}
 	deadline := time.Now().Add(readyTimeout)
 	for {
-		leaders, current := 0, 0
+		// Ready means: one meta leader, every server current, and the leader seeing every
+		// peer online with its stats — the test for stream placement, without which creating
+		// an R3 stream right away fails with "no suitable peers for placement".
+		leaders, current, online := 0, 0, 0
 		for _, s := range servers {
 			if s.JetStreamIsLeader() {
 				leaders++
+				online = len(s.JetStreamClusterPeers())
 			}
 			if s.JetStreamIsCurrent() {
 				current++
 			}
 		}
-		if leaders == 1 && current == n {
+		if leaders == 1 && current == n && online == n {
 			return servers
 		}
 		if time.Now().After(deadline) {
