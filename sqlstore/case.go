@@ -21,20 +21,27 @@ const caseInScope = "org_unit >= ? AND org_unit < ?"
 // set now. ECONFLICT when the id is taken; EINVALID for a missing type, a bad direction or
 // org unit, or Data that is not JSON.
 func (db *DB) CreateCase(ctx context.Context, c *yipanqi.Case) error {
+	return db.insertCase(ctx, db.q(), c)
+}
+
+// caseRow checks a new case, fills in its id, state and times, and returns the values of
+// caseColumns for it: the one place the rules of a new case live (DB.CreateCase and
+// Tx.CreateCase both come here).
+func (db *DB) caseRow(c *yipanqi.Case) ([]any, error) {
 	switch {
 	case c.Type == "":
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "type", "案件类型不能为空")
+		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "type", "案件类型不能为空")
 	case c.Direction != yipanqi.Incoming && c.Direction != yipanqi.Outgoing:
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "direction", "案件方向“%s”无效：应为 in 或 out", c.Direction)
+		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "direction", "案件方向“%s”无效：应为 in 或 out", c.Direction)
 	case !yipanqi.ValidDivisionCode(c.OrgUnit):
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "org_unit", "承办机构代码“%s”无效", c.OrgUnit)
+		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "org_unit", "承办机构代码“%s”无效", c.OrgUnit)
 	case len(c.Data) > 0 && !json.Valid(c.Data):
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "data", "案件数据不是有效的 JSON")
+		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "data", "案件数据不是有效的 JSON")
 	}
 	if c.ID == "" {
 		id, err := uuid.NewV7()
 		if err != nil {
-			return fmt.Errorf("create case: %w", err)
+			return nil, fmt.Errorf("create case: %w", err)
 		}
 		c.ID = id.String()
 	}
@@ -48,9 +55,17 @@ func (db *DB) CreateCase(ctx context.Context, c *yipanqi.Case) error {
 		data = string(c.Data)
 	}
 	t := db.dialect.timeArg
-	_, err := db.q().exec(ctx, "INSERT INTO cases ("+caseColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		c.ID, c.Type, string(c.Direction), c.OrgUnit, c.PeerNode, c.PeerUnit, c.PersonIDNumber, string(c.State), data,
-		t(c.ReceivedAt), t(c.DueAt), c.DueProvisional, c.Overdue, t(now), t(now))
+	return []any{c.ID, c.Type, string(c.Direction), c.OrgUnit, c.PeerNode, c.PeerUnit, c.PersonIDNumber, string(c.State), data,
+		t(c.ReceivedAt), t(c.DueAt), c.DueProvisional, c.Overdue, t(now), t(now)}, nil
+}
+
+// insertCase checks and inserts one new case through qq.
+func (db *DB) insertCase(ctx context.Context, qq q, c *yipanqi.Case) error {
+	row, err := db.caseRow(c)
+	if err != nil {
+		return err
+	}
+	_, err = qq.exec(ctx, "INSERT INTO cases ("+caseColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row...)
 	if db.dialect.violation(err) == uniqueViolation {
 		return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "id", "案件“%s”已存在", c.ID)
 	}

@@ -5,14 +5,11 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"yipanqi"
 )
@@ -180,46 +177,14 @@ func scanMessage(sc interface{ Scan(...any) error }) (*LoggedMessage, error) {
 // CreateCase stores a new case inside the transaction, as DB.CreateCase does (same rules and
 // errors: ECONFLICT when the id is taken, EINVALID for a bad field).
 func (tx *Tx) CreateCase(ctx context.Context, c *yipanqi.Case) error {
-	switch {
-	case c.Type == "":
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "type", "案件类型不能为空")
-	case c.Direction != yipanqi.Incoming && c.Direction != yipanqi.Outgoing:
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "direction", "案件方向“%s”无效：应为 in 或 out", c.Direction)
-	case !yipanqi.ValidDivisionCode(c.OrgUnit):
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "org_unit", "承办机构代码“%s”无效", c.OrgUnit)
-	case len(c.Data) > 0 && !json.Valid(c.Data):
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "data", "案件数据不是有效的 JSON")
+	if !tx.batch {
+		return tx.db.insertCase(ctx, tx.q, c)
 	}
-	if c.ID == "" {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return fmt.Errorf("create case: %w", err)
-		}
-		c.ID = id.String()
-	}
-	if c.State == "" {
-		c.State = yipanqi.CaseDrafted
-	}
-	now := tx.db.now()
-	c.CreatedAt, c.UpdatedAt = now, now
-	var data any
-	if len(c.Data) > 0 {
-		data = string(c.Data)
-	}
-	t := tx.db.dialect.timeArg
-	row := []any{c.ID, c.Type, string(c.Direction), c.OrgUnit, c.PeerNode, c.PeerUnit, c.PersonIDNumber, string(c.State), data,
-		t(c.ReceivedAt), t(c.DueAt), c.DueProvisional, c.Overdue, t(now), t(now)}
-	if tx.batch {
-		tx.cases = append(tx.cases, row)
-		return nil
-	}
-	_, err := tx.q.exec(ctx, "INSERT INTO cases ("+caseColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row...)
-	if tx.db.dialect.violation(err) == uniqueViolation {
-		return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "id", "案件“%s”已存在", c.ID)
-	}
+	row, err := tx.db.caseRow(c)
 	if err != nil {
-		return fmt.Errorf("create case: %w", tx.db.dialect.classify(err))
+		return err
 	}
+	tx.cases = append(tx.cases, row)
 	return nil
 }
 
