@@ -49,7 +49,7 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"demo":     {"本机演示整个区域：11 个省级节点与合成人口", runDemo},
+		"demo":     {"本机演示整个区域：11 个省级节点、合成人口与跨省核实往来", runDemo},
 		"serve":    {"运行一个省级节点：serve --config node.toml", runServe},
 		"division": {"行政区划查询：division show CODE", runDivision},
 		"idcard":   {"居民身份号码校验：idcard check ID...", runIDCard},
