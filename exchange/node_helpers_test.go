@@ -59,25 +59,13 @@ type world struct {
 
 func newWorld(tb testing.TB) *world {
 	tb.Helper()
-	srv := natstest.RunServer(tb)
-	w := &world{srv: srv, url: srv.ClientURL(), keys: map[string]*exchange.PrivateKey{}, clock: &testClock{}}
+	w := newKeys(tb)
+	w.srv = natstest.RunServer(tb)
+	w.url = w.srv.ClientURL()
 	w.admin = mustConnect(tb, w.url, "admin")
 	if err := w.admin.EnsureStreams(context.Background(), []string{"44", "43"}, 1); err != nil {
 		tb.Fatalf("ensure streams: %v", err)
 	}
-	now := time.Now()
-	var nodes []exchange.TrustedNode
-	for _, code := range []string{"44", "43"} {
-		k := MustKey(tb, code)
-		w.keys[code] = k
-		nodes = append(nodes, exchange.TrustedNode{Code: code, Name: "节点" + code,
-			Keys: []exchange.TrustedKey{MustTrustKey(tb, k, now.Add(-30*day), now.Add(365*day))}})
-	}
-	tl, err := exchange.NewTrustList(1, now.Add(-day), now.Add(30*day), nodes)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	w.trust = tl
 	return w
 }
 
