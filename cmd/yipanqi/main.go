@@ -47,8 +47,12 @@ type command struct {
 	run     func(ctx context.Context, env *Env, args []string) error
 }
 
+// moreCommands are the subcommands that register themselves from their own file (init), so
+// that adding a command touches no shared list.
+var moreCommands = map[string]command{}
+
 func commands() map[string]command {
-	return map[string]command{
+	cmds := map[string]command{
 		"demo":     {"本机演示整个区域：11 个省级节点、合成人口与跨省核实往来", runDemo},
 		"serve":    {"运行一个省级节点：serve --config node.toml", runServe},
 		"division": {"行政区划查询：division show CODE", runDivision},
@@ -62,6 +66,10 @@ func commands() map[string]command {
 		"gen":      {"生成合成人口数据：gen people --province CODE --count N --seed S -o FILE", runGen},
 		"stats":    {"流动人口月报与流向矩阵：stats --db DSN --month YYYY-MM --unit CODE | stats snapshot | stats matrix", runStats},
 	}
+	for name, c := range moreCommands {
+		cmds[name] = c
+	}
+	return cmds
 }
 
 // exitError carries a process exit code other than 1 (for example 2: nothing could be read).

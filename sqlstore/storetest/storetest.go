@@ -9,13 +9,25 @@ import (
 	"yipanqi/sqlstore"
 )
 
+// suiteTest is one behaviour of the suite.
+type suiteTest struct {
+	name string
+	fn   func(t *testing.T, open func(t *testing.T) *sqlstore.DB)
+}
+
+// more are the behaviours that register themselves from their own file (init, with
+// register), so that adding one touches no shared list.
+var more []suiteTest
+
+// register adds a behaviour to the suite; call it from an init function.
+func register(name string, fn func(t *testing.T, open func(t *testing.T) *sqlstore.DB)) {
+	more = append(more, suiteTest{name, fn})
+}
+
 // Run runs every store behaviour against stores made by open, which must return a fresh,
 // migrated, empty store each time it is called.
 func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, open func(t *testing.T) *sqlstore.DB)
-	}{
+	tests := []suiteTest{
 		{"Migrations", testMigrations},
 		{"OrgUnitsAndUsers", testOrgUnitsAndUsers},
 		{"ScopeZero", testScopeZero},
@@ -35,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"Exchange", runExchange},
 		{"Stats", testStats},
 	}
+	tests = append(tests, more...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
 	}
