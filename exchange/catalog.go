@@ -15,7 +15,7 @@ import (
 func CaseTypesFrom(cat *yipanqi.CaseCatalog) CaseTypes {
 	out := make(CaseTypes)
 	for _, t := range cat.Types() {
-		ct := CaseType{Name: t.Name, ValidateRequest: t.ValidateRequest, ValidateReply: t.ValidateReply}
+		ct := CaseType{Name: t.Name, ValidateRequest: t.ValidateRequest, ValidateReply: t.ValidateReply, Spec: t}
 		if len(t.Deadlines) > 0 {
 			ct.Deadline = ruleOf(t.Deadlines[0])
 		}

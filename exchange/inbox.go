@@ -105,7 +105,7 @@ type step struct {
 	d       Delivery
 	e       *Envelope          // nil when the body did not decode
 	inbox   *yipanqi.InboxItem // the message's inbox row; nil for a dead letter
-	apply   func(context.Context, *sqlstore.Tx) error
+	apply   func(context.Context, *sqlstore.Tx, *timeline) error
 	applied func()      // after the commit, when the effect was applied
 	dead    *deadLetter // dead-letter the message instead
 	err     error       // the store failed: deliver the message again
@@ -159,6 +159,7 @@ func (n *Node) commit(ctx context.Context, steps []*step) {
 			inTx = n.db.InBatchTx
 		}
 		err := inTx(ctx, func(tx *sqlstore.Tx) error {
+			tl := &timeline{} // the case events of the batch: one INSERT at the end
 			var items []*yipanqi.InboxItem
 			var refs []string
 			for _, s := range steps {
@@ -189,14 +190,14 @@ func (n *Node) commit(ctx context.Context, steps []*step) {
 				if !s.fresh {
 					continue
 				}
-				if err := s.apply(ctx, tx); err != nil {
+				if err := s.apply(ctx, tx, tl); err != nil {
 					if r, ok := isRefusal(err); ok {
 						refused, cause = i, r.err
 					}
 					return err
 				}
 			}
-			return nil
+			return tx.AddCaseEvents(ctx, tl.events)
 		})
 		switch {
 		case err == nil:
@@ -384,7 +385,7 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		return nil, err
 	}
 	caseID := n.incomingCaseID(d.Src, e.Subject)
-	apply := func(ctx context.Context, tx *sqlstore.Tx) error {
+	apply := func(ctx context.Context, tx *sqlstore.Tx, tl *timeline) error {
 		c := &yipanqi.Case{ID: caseID, Type: typ, Direction: yipanqi.Incoming, OrgUnit: e.Unit, PeerNode: d.Src,
 			PeerUnit: rd.FromUnit, PersonIDNumber: idNumber, State: yipanqi.CaseDelivered, Data: rd.Fields,
 			ReceivedAt: now, DueAt: due.at, DueProvisional: due.provisional}
@@ -400,6 +401,8 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 			Subject(d.Src, n.code, TypeReceipt)); err != nil {
 			return err
 		}
+		tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: now, Kind: yipanqi.CaseEventReceived, Actor: systemActor, Node: n.code,
+			OrgUnit: e.Unit, Note: "来自 " + rd.FromUnit})
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: e.Unit, Action: "case.received",
 			Object: caseID, Reason: "来自 " + rd.FromUnit})
 	}
@@ -428,7 +431,7 @@ func (n *Node) onReceipt(d Delivery, e *Envelope) (*step, error) {
 	}
 	var caseID string
 	recorded := false
-	apply := func(ctx context.Context, tx *sqlstore.Tx) error {
+	apply := func(ctx context.Context, tx *sqlstore.Tx, tl *timeline) error {
 		recorded = false
 		ref, err := tx.MessageByHash(ctx, e.ReplyTo, yipanqi.Outgoing)
 		if yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND || (err == nil && ref.Dest != d.Src) {
@@ -451,6 +454,15 @@ func (n *Node) onReceipt(d Delivery, e *Envelope) (*step, error) {
 			}
 			action = "case.receipt"
 		}
+		note := "答复已被对方签收"
+		if action == "case.receipt" {
+			note = "签收时间 " + e.Time.In(shanghai).Format("2006-01-02 15:04:05")
+			if !due.IsZero() {
+				note += "，办理期限 " + due.In(shanghai).Format("2006-01-02 15:04:05")
+			}
+		}
+		tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: e.Time, Kind: yipanqi.CaseEventReceipted, Actor: nodeActor(d.Src),
+			Node: d.Src, Note: note})
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: n.code, Action: action, Object: caseID,
 			Reason: "节点 " + d.Src + " 签收于 " + e.Time.Format(time.RFC3339)})
 	}
@@ -470,7 +482,7 @@ func (n *Node) onRejected(d Delivery, e *Envelope) (*step, error) {
 		return nil, refuse(yipanqi.EINVALID, "data", "退回通知缺少退回原因")
 	}
 	var caseID string
-	apply := func(ctx context.Context, tx *sqlstore.Tx) error {
+	apply := func(ctx context.Context, tx *sqlstore.Tx, tl *timeline) error {
 		caseID = ""
 		var ref *sqlstore.LoggedMessage
 		var err error
@@ -494,6 +506,10 @@ func (n *Node) onRejected(d Delivery, e *Envelope) (*step, error) {
 		}
 		if err := tx.LogMessage(ctx, n.inMessage(d, e, TypeRejected, caseID), Hash(e), e.ReplyTo); err != nil {
 			return err
+		}
+		if caseID != "" {
+			tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: n.now(), Kind: yipanqi.CaseEventRejected, Actor: nodeActor(d.Src),
+				Node: d.Src, Note: rd.Reason})
 		}
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: n.code, Action: "case.rejected", Object: object,
 			Reason: "节点 " + d.Src + " 退回：" + rd.Reason})
@@ -533,7 +549,7 @@ func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 		return nil, err
 	}
 	var caseID string
-	apply := func(ctx context.Context, tx *sqlstore.Tx) error {
+	apply := func(ctx context.Context, tx *sqlstore.Tx, tl *timeline) error {
 		ref, err := tx.MessageByHash(ctx, e.ReplyTo, yipanqi.Outgoing)
 		if yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND {
 			return refuse(yipanqi.ENOTFOUND, "ypqreplyto", "所答复的来文不是本节点发出的")
@@ -555,6 +571,8 @@ func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 			Subject(d.Src, n.code, TypeReceipt)); err != nil {
 			return err
 		}
+		tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: now, Kind: yipanqi.CaseEventReplyReceived, Actor: nodeActor(d.Src),
+			Node: d.Src, OrgUnit: rd.FromUnit, Note: "答复：" + n.replyLabel(typ, rd.Reply)})
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: n.code, Action: "case.reply_received",
 			Object: caseID, Reason: "答复：" + rd.Reply})
 	}

@@ -44,6 +44,9 @@ type CaseType struct {
 	// ValidateReply checks a reply value and its fields; nil: the type takes no reply. Its
 	// error is EINVALID naming the field, in Chinese (see yipanqi.CaseType.ValidateReply).
 	ValidateReply func(reply string, fields json.RawMessage) error
+	// Spec is the catalog's declaration of the type (sides, levels, consent, who answers,
+	// labels); nil for a type made by hand, which the engine then checks no further.
+	Spec *yipanqi.CaseType
 }
 
 // CaseTypes is the table of types a node accepts, by name. A request of a type not in it is
@@ -479,9 +482,13 @@ func (n *Node) commitSends(ctx context.Context, reqs []*sendReq) error {
 	if count > 1 {
 		inTx = n.db.InBatchTx // new UUIDv7 ids: no conflict to place
 	}
+	at := n.now()
 	return inTx(ctx, func(tx *sqlstore.Tx) error {
+		tl := &timeline{}
 		for _, r := range reqs {
 			for i, it := range r.items {
+				tl.add(&yipanqi.CaseEvent{CaseID: it.c.ID, At: at, Kind: yipanqi.CaseEventSent, Actor: it.audit.Actor,
+					Node: n.code, OrgUnit: it.c.OrgUnit, Note: "发往 " + it.c.PeerUnit})
 				if err := tx.CreateCase(ctx, it.c); err != nil {
 					return &manyError{i: i, total: len(r.items), err: err}
 				}
@@ -493,7 +500,7 @@ func (n *Node) commitSends(ctx context.Context, reqs []*sendReq) error {
 				}
 			}
 		}
-		return nil
+		return tx.AddCaseEvents(ctx, tl.events)
 	})
 }
 
@@ -602,6 +609,10 @@ func (n *Node) Reply(ctx context.Context, caseID, reply string, fields json.RawM
 			return err
 		}
 		sent = e
+		if err := tx.AddCaseEvents(ctx, []*yipanqi.CaseEvent{{CaseID: caseID, At: e.Time, Kind: yipanqi.CaseEventReplied,
+			Actor: actorOf(ctx), Node: n.code, OrgUnit: c.OrgUnit, Note: "答复：" + n.replyLabel(c.Type, reply)}}); err != nil {
+			return err
+		}
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: actorOf(ctx), Action: "case.replied", Object: caseID,
 			OrgUnit: c.OrgUnit, Reason: "答复：" + reply})
 	})

@@ -1,0 +1,207 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"yipanqi"
+)
+
+// The store side of the case workflows (docs/workflows.md): the timeline of every case, the
+// routing of an addressed code to the unit that handles it, moving a case within the node,
+// and what the hometown side shows of the service results it received.
+
+const caseEventColumns = "case_id, at, kind, actor, node, org_unit, note"
+
+// AddCaseEvents adds events to case timelines in the transaction, in one multi-row INSERT
+// (a batch of the engine writes all its events in one statement, as it writes its cases and
+// messages). At zero is set now. EINVALID for an event without a case id or a kind; nothing
+// is written then.
+func (tx *Tx) AddCaseEvents(ctx context.Context, events []*yipanqi.CaseEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	now := tx.db.now()
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		if e.CaseID == "" || e.Kind == "" {
+			return yipanqi.FieldErrorf(yipanqi.EINVALID, "kind", "案件流程记录缺少案件编号或类别")
+		}
+		if e.At.IsZero() {
+			e.At = now
+		}
+		rows[i] = []any{e.CaseID, tx.db.dialect.timeArg(e.At), e.Kind, e.Actor, e.Node, e.OrgUnit, e.Note}
+	}
+	if err := insertRows(ctx, tx.db, tx.q, "INSERT INTO case_events ("+caseEventColumns+") VALUES ", rows); err != nil {
+		return fmt.Errorf("case events: %w", tx.db.dialect.classify(err))
+	}
+	return nil
+}
+
+// CaseTimeline returns the timeline of the case held by a unit in scope, oldest first (by
+// time, then in the order written). The events hold no personal data (who acted is staff or
+// a node; notes are replies and reasons), so reading them writes no audit entry. ENOTFOUND
+// when the case is not in scope; EFORBIDDEN for the zero Scope.
+func (db *DB) CaseTimeline(ctx context.Context, scope yipanqi.Scope, caseID string) ([]*yipanqi.CaseEvent, error) {
+	if _, err := db.FindCase(ctx, scope, caseID); err != nil {
+		return nil, err
+	}
+	rows, err := db.q().query(ctx, "SELECT "+caseEventColumns+" FROM case_events WHERE case_id = ? ORDER BY at, id", caseID)
+	if err != nil {
+		return nil, fmt.Errorf("case timeline: %w", err)
+	}
+	defer rows.Close()
+	var out []*yipanqi.CaseEvent
+	for rows.Next() {
+		e := &yipanqi.CaseEvent{}
+		if err := rows.Scan(&e.CaseID, timeCol{&e.At}, &e.Kind, &e.Actor, &e.Node, &e.OrgUnit, &e.Note); err != nil {
+			return nil, fmt.Errorf("case timeline: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// RouteUnit finds who handles a case addressed to code at this node: the deepest active org
+// unit among code and its ancestors (the deepest level with staff, ARCHITECTURE §2). held
+// says whether the node holds an org unit at code itself; unit is "" when no unit on the path
+// is active. One query whatever the depth.
+func (db *DB) RouteUnit(ctx context.Context, code string) (unit string, held bool, err error) {
+	if !yipanqi.ValidDivisionCode(code) {
+		return "", false, nil
+	}
+	var path []any
+	for _, l := range []yipanqi.Level{yipanqi.LevelProvince, yipanqi.LevelCity, yipanqi.LevelCounty, yipanqi.LevelTownship, yipanqi.LevelVillage} {
+		if n := l.CodeLength(); n <= len(code) {
+			path = append(path, code[:n])
+		}
+	}
+	rows, err := db.q().query(ctx, "SELECT code, active FROM org_units WHERE code IN (?"+strings.Repeat(", ?", len(path)-1)+")", path...)
+	if err != nil {
+		return "", false, fmt.Errorf("route %s: %w", code, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c string
+		var active bool
+		if err := rows.Scan(&c, &active); err != nil {
+			return "", false, fmt.Errorf("route %s: %w", code, err)
+		}
+		if c == code {
+			held = true
+		}
+		if active && len(c) > len(unit) {
+			unit = c
+		}
+	}
+	return unit, held, rows.Err()
+}
+
+// MoveCase moves the incoming case to another unit of the node (a transfer): it must be open
+// (delivered or in progress). It returns the unit that held it. ENOTFOUND for an unknown
+// case; ECONFLICT when it is not open; EINVALID when toUnit is not an active org unit of the
+// node or is the unit that holds it.
+func (tx *Tx) MoveCase(ctx context.Context, caseID, toUnit string) (from string, err error) {
+	c, err := tx.Case(ctx, caseID, yipanqi.Incoming)
+	if err != nil {
+		return "", err
+	}
+	if c.State != yipanqi.CaseDelivered && c.State != yipanqi.CaseInProgress {
+		return "", yipanqi.FieldErrorf(yipanqi.ECONFLICT, "state", "案件“%s”已不在办理中，不能转办", caseID)
+	}
+	var active bool
+	err = tx.q.row(ctx, "SELECT active FROM org_units WHERE code = ?", toUnit).Scan(&active)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("move case %s: %w", caseID, err)
+	}
+	if !active {
+		return "", yipanqi.FieldErrorf(yipanqi.EINVALID, "to_unit", "转办单位“%s”不是本节点在岗的机构", toUnit)
+	}
+	if toUnit == c.OrgUnit {
+		return "", yipanqi.FieldErrorf(yipanqi.EINVALID, "to_unit", "案件已由“%s”承办，无需转办", toUnit)
+	}
+	if _, err := tx.q.exec(ctx, "UPDATE cases SET org_unit = ?, updated_at = ? WHERE id = ? AND direction = ?",
+		toUnit, tx.db.dialect.timeArg(tx.db.now()), caseID, string(yipanqi.Incoming)); err != nil {
+		return "", fmt.Errorf("move case %s: %w", caseID, err)
+	}
+	return c.OrgUnit, nil
+}
+
+// SetPeerUnit records that the other node moved the case to another of its units: replies and
+// later messages of the case name it. Only an outgoing case changes.
+func (tx *Tx) SetPeerUnit(ctx context.Context, caseID, unit string) error {
+	if !yipanqi.ValidDivisionCode(unit) {
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "peer_unit", "承办单位“%s”无效", unit)
+	}
+	if _, err := tx.q.exec(ctx, "UPDATE cases SET peer_unit = ?, updated_at = ? WHERE id = ? AND direction = ?",
+		unit, tx.db.dialect.timeArg(tx.db.now()), caseID, string(yipanqi.Outgoing)); err != nil {
+		return fmt.Errorf("set peer unit of %s: %w", caseID, err)
+	}
+	return nil
+}
+
+// ServiceResult is a service result the hometown side received (a service.result case): the
+// person's period is marked "已收到——无需返乡" for it, and nothing in the hometown workflow asks
+// them to come back for the same service.
+type ServiceResult struct {
+	CaseID      string
+	IDNumber    string
+	ServiceKind string // the catalog's value, e.g. "health_checkup"
+	ServiceDate yipanqi.Date
+	Provider    string
+	CheckupDone bool
+	From        string    // the residence unit that sent it
+	ReceivedAt  time.Time // when this node received and acknowledged it
+}
+
+// NoTripHomeLabel is what the hometown record shows for a period covered by a received
+// service result.
+const NoTripHomeLabel = "已收到——无需返乡"
+
+// ServiceResults returns the service results received about the person by units in scope,
+// newest service first. It reads personal data, so it writes an audit entry
+// "person.service_results" by the actor in ctx. EFORBIDDEN for the zero Scope.
+func (db *DB) ServiceResults(ctx context.Context, scope yipanqi.Scope, idNumber string) ([]*ServiceResult, error) {
+	if err := checkScope(scope); err != nil {
+		return nil, err
+	}
+	lo, hi := scope.Range()
+	rows, err := db.q().query(ctx, "SELECT "+caseColumns+" FROM cases WHERE person_id_number = ? AND type = ? AND direction = ? AND "+
+		caseInScope+" AND state <> ? ORDER BY received_at DESC", idNumber, "service.result", string(yipanqi.Incoming), lo, hi,
+		string(yipanqi.CaseWithdrawn))
+	if err != nil {
+		return nil, fmt.Errorf("service results: %w", err)
+	}
+	defer rows.Close()
+	var out []*ServiceResult
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("service results: %w", err)
+		}
+		var f struct {
+			Kind     string `json:"service_kind"`
+			Date     string `json:"service_date"`
+			Provider string `json:"provider"`
+			Checkup  bool   `json:"checkup_done"`
+		}
+		if err := json.Unmarshal(c.Data, &f); err != nil {
+			return nil, fmt.Errorf("service results: case %s data: %w", c.ID, err)
+		}
+		date, _ := yipanqi.ParseDate(f.Date) // the catalog checked it on receipt
+		out = append(out, &ServiceResult{CaseID: c.ID, IDNumber: c.PersonIDNumber, ServiceKind: f.Kind, ServiceDate: date,
+			Provider: f.Provider, CheckupDone: f.Checkup, From: c.PeerUnit, ReceivedAt: c.ReceivedAt})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("service results: %w", err)
+	}
+	if err := db.auditRead(ctx, "person.service_results", idNumber); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
