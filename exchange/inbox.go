@@ -134,6 +134,10 @@ func (n *Node) prepare(ctx context.Context, d Delivery, units map[string]error) 
 		s, err = n.onReceipt(d, e)
 	case typ == TypeRejected:
 		s, err = n.onRejected(d, e)
+	case typ == TypeWithdrawn:
+		s, err = n.onWithdrawn(d, e)
+	case typ == TypeTransferred:
+		s, err = n.onTransferred(d, e)
 	case e.ReplyTo != "":
 		s, err = n.onReply(d, e, typ)
 	default:

@@ -64,14 +64,16 @@ type EventKind string
 
 // Event kinds, each reported after its transaction committed.
 const (
-	EventSent       EventKind = "sent"        // an outgoing case was stored with its message
-	EventReceived   EventKind = "received"    // an incoming case was created and receipted
-	EventReceipt    EventKind = "receipt"     // the receiver's receipt was recorded on an outgoing case
-	EventReplied    EventKind = "replied"     // a reply was recorded on an outgoing case
-	EventReplySent  EventKind = "reply_sent"  // this node answered an incoming case
-	EventRejected   EventKind = "rejected"    // a rejection notice was recorded (case rejected if it was a request)
-	EventDeadLetter EventKind = "dead_letter" // a received message was dead-lettered
-	EventDuplicate  EventKind = "duplicate"   // a message already applied came again and was acknowledged
+	EventSent        EventKind = "sent"        // an outgoing case was stored with its message
+	EventReceived    EventKind = "received"    // an incoming case was created and receipted
+	EventReceipt     EventKind = "receipt"     // the receiver's receipt was recorded on an outgoing case
+	EventReplied     EventKind = "replied"     // a reply was recorded on an outgoing case
+	EventReplySent   EventKind = "reply_sent"  // this node answered an incoming case
+	EventRejected    EventKind = "rejected"    // a rejection notice was recorded (case rejected if it was a request)
+	EventDeadLetter  EventKind = "dead_letter" // a received message was dead-lettered
+	EventDuplicate   EventKind = "duplicate"   // a message already applied came again and was acknowledged
+	EventWithdrawn   EventKind = "withdrawn"   // a case was withdrawn (here, or by its sender)
+	EventTransferred EventKind = "transferred" // a case moved to another unit (here, or at its receiver)
 )
 
 // Event is one step of the exchange, for metrics, logs and tests.

@@ -89,3 +89,135 @@ func TestTimeline(t *testing.T) {
 		}
 	})
 }
+
+// TestWithdraw: the sender withdraws a case before its reply; both copies become withdrawn,
+// a reply to it is refused, and withdrawing after a reply is refused. Refusals change nothing.
+func TestWithdraw(t *testing.T) {
+	eachDB(t, func(t *testing.T, newDSN func() string) {
+		w := newWorld(t)
+		a := w.start(t, "44", newDSN(), both)
+		b := w.start(t, "43", newDSN(), both)
+		ctx := context.Background()
+
+		c := a.send(t, 1, "verify.identity", unit43)
+		waitReceipts(t, a, 1, 15*time.Second)
+		before := a.counts(t)
+		if err := a.node.Withdraw(ctx, c.ID, "  "); yipanqi.ErrorCode(err) != yipanqi.EINVALID || yipanqi.ErrorField(err) != "reason" {
+			t.Fatalf("withdraw without a reason: %v", err)
+		}
+		if err := a.node.Withdraw(ctx, "no-such-case", "误发"); yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+			t.Fatalf("withdraw of an unknown case: %v", err)
+		}
+		if after := a.counts(t); after != before {
+			t.Fatalf("refused withdrawals stored something: %+v → %+v", before, after)
+		}
+		if err := a.node.Withdraw(ctx, c.ID, "当事人已自行返乡办理"); err != nil {
+			t.Fatal(err)
+		}
+		checkFor(t, 15*time.Second, "case withdrawn at 43", func() bool {
+			got, err := b.db.FindCase(ctx, b.scope(t), c.ID)
+			return err == nil && got.State == yipanqi.CaseWithdrawn
+		})
+		if got, _ := a.db.FindCase(ctx, a.scope(t), c.ID); got.State != yipanqi.CaseWithdrawn {
+			t.Fatalf("sender's case = %s", got.State)
+		}
+		err := b.node.Reply(ctx, c.ID, "confirmed", nil)
+		if yipanqi.ErrorCode(err) != yipanqi.ECONFLICT || !strings.Contains(yipanqi.ErrorMessage(err), "撤回") {
+			t.Fatalf("reply to a withdrawn case: %v", err)
+		}
+		if err := a.node.Withdraw(ctx, c.ID, "再次撤回"); yipanqi.ErrorCode(err) != yipanqi.ECONFLICT {
+			t.Fatalf("second withdrawal: %v", err)
+		}
+		waitTimeline(t, a, c.ID, yipanqi.CaseEventSent, yipanqi.CaseEventReceipted, yipanqi.CaseEventWithdrawn)
+		waitTimeline(t, b, c.ID, yipanqi.CaseEventReceived, yipanqi.CaseEventWithdrawn)
+		if m := b.messagesByKind(t, c.ID); m["in:withdrawn"] != 1 {
+			t.Fatalf("receiver's log = %v", m)
+		}
+		if n := a.auditCount(t, c.ID, "case.withdrawn"); n != 1 {
+			t.Fatalf("sender audited the withdrawal %d times", n)
+		}
+
+		// After a reply the sender cannot withdraw.
+		r := a.send(t, 2, "verify.identity", unit43)
+		waitReceipts(t, a, 1, 15*time.Second)
+		if err := b.node.Reply(ctx, r.ID, "confirmed", nil); err != nil {
+			t.Fatal(err)
+		}
+		checkFor(t, 15*time.Second, "reply at 44", func() bool {
+			got, err := a.db.FindCase(ctx, a.scope(t), r.ID)
+			return err == nil && got.State == yipanqi.CaseReplied
+		})
+		before = a.counts(t)
+		err = a.node.Withdraw(ctx, r.ID, "误发")
+		if yipanqi.ErrorCode(err) != yipanqi.ECONFLICT || !strings.Contains(yipanqi.ErrorMessage(err), "已收到答复") {
+			t.Fatalf("withdrawal after the reply: %v", err)
+		}
+		if after := a.counts(t); after != before {
+			t.Fatalf("refused withdrawal stored something: %+v → %+v", before, after)
+		}
+		for _, p := range []*peer{a, b} {
+			if dl, _ := p.db.DeadLetters(ctx, 10); len(dl) != 0 {
+				t.Fatalf("dead letters at %s: %+v", p.code, dl[0])
+			}
+		}
+	})
+}
+
+// TestTransfer: the receiver moves a case to another of its units; the sender's case names
+// the new unit, and the reply comes from it. A bad transfer changes nothing.
+func TestTransfer(t *testing.T) {
+	eachDB(t, func(t *testing.T, newDSN func() string) {
+		w := newWorld(t)
+		a := w.start(t, "44", newDSN(), both)
+		b := w.start(t, "43", newDSN(), both)
+		ctx := context.Background()
+		const other43 = "430103"
+		if err := b.db.UpsertOrgUnits(ctx, []yipanqi.OrgUnit{{Code: other43, Name: "天心区", Active: true},
+			{Code: "430104", Name: "岳麓区", Active: false}}); err != nil {
+			t.Fatal(err)
+		}
+		c := a.send(t, 1, "verify.identity", unit43)
+		waitReceipts(t, a, 1, 15*time.Second)
+		before := b.counts(t)
+		for _, bad := range []struct{ unit, reason, code string }{
+			{other43, "", yipanqi.EINVALID},
+			{"430104", "户籍在岳麓区", yipanqi.EINVALID}, // no staff
+			{"440106", "户籍在广州", yipanqi.EINVALID},   // another node
+			{unit43, "原地", yipanqi.EINVALID},
+		} {
+			if err := b.node.Transfer(ctx, c.ID, bad.unit, bad.reason); yipanqi.ErrorCode(err) != bad.code {
+				t.Errorf("transfer to %s (%q): %v, want %s", bad.unit, bad.reason, err, bad.code)
+			}
+		}
+		if after := b.counts(t); after != before {
+			t.Fatalf("refused transfers stored something: %+v → %+v", before, after)
+		}
+		user := yipanqi.NewContextWithUser(ctx, &yipanqi.User{Username: "zhao", OrgUnit: unit43})
+		if err := b.node.Transfer(user, c.ID, other43, "户籍在天心区"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.db.FindCase(ctx, mustScope(t, unit43), c.ID); yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+			t.Fatalf("the first unit still holds the case: %v", err)
+		}
+		checkFor(t, 15*time.Second, "sender told of the new unit", func() bool {
+			got, err := a.db.FindCase(ctx, a.scope(t), c.ID)
+			return err == nil && got.PeerUnit == other43
+		})
+		if n := b.auditCount(t, c.ID, "case.transferred"); n != 1 {
+			t.Fatalf("transfer audited %d times", n)
+		}
+		if err := b.node.Reply(ctx, c.ID, "confirmed", nil); err != nil {
+			t.Fatal(err)
+		}
+		waitTimeline(t, a, c.ID, yipanqi.CaseEventSent, yipanqi.CaseEventReceipted, yipanqi.CaseEventTransferred,
+			yipanqi.CaseEventReplyReceived)
+		evs, _ := a.db.CaseTimeline(ctx, a.scope(t), c.ID)
+		if evs[3].OrgUnit != other43 {
+			t.Fatalf("reply from %s, want %s", evs[3].OrgUnit, other43)
+		}
+		evs, _ = b.db.CaseTimeline(ctx, b.scope(t), c.ID)
+		if evs[1].Kind != yipanqi.CaseEventTransferred || evs[1].Actor != "zhao" || evs[1].OrgUnit != unit43 {
+			t.Fatalf("receiver's transfer event = %+v", evs[1])
+		}
+	})
+}
