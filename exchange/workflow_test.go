@@ -182,7 +182,7 @@ func TestTransfer(t *testing.T) {
 		for _, bad := range []struct{ unit, reason, code string }{
 			{other43, "", yipanqi.EINVALID},
 			{"430104", "户籍在岳麓区", yipanqi.EINVALID}, // no staff
-			{"440106", "户籍在广州", yipanqi.EINVALID},   // another node
+			{"440106", "户籍在广州", yipanqi.EINVALID},  // another node
 			{unit43, "原地", yipanqi.EINVALID},
 		} {
 			if err := b.node.Transfer(ctx, c.ID, bad.unit, bad.reason); yipanqi.ErrorCode(err) != bad.code {
