@@ -1,0 +1,82 @@
+package web
+
+import (
+	"math"
+	"time"
+
+	"yipanqi"
+)
+
+// Badge is a case's deadline as the lists show it: 剩余N个工作日, 剩余N小时 or 已超期N天.
+type Badge struct {
+	Text  string
+	Class string // ok, soon (within DueSoonWorkdays or a day), overdue, done
+}
+
+// DueSoonWorkdays: a deadline this many working days away or fewer is "due soon".
+const DueSoonWorkdays = 3
+
+// openStates are the states in which a case still waits for this node's work.
+var openStates = []yipanqi.CaseState{yipanqi.CaseDelivered, yipanqi.CaseInProgress}
+
+func isOpen(s yipanqi.CaseState) bool {
+	return s == yipanqi.CaseDelivered || s == yipanqi.CaseInProgress || s == yipanqi.CaseSent
+}
+
+// badge is the deadline badge of a case at now: hours when less than a day is left (or the
+// deadline counts hours), working days after today otherwise, counted with the calendar; days overdue
+// once it has passed. A case no longer open, or without a deadline, gets none.
+func (a *App) badge(c *yipanqi.Case, now time.Time) Badge {
+	if c.DueAt.IsZero() || !isOpen(c.State) {
+		return Badge{}
+	}
+	due := c.DueAt.In(shanghai)
+	now = now.In(shanghai)
+	if now.After(due) {
+		days := int(civilDays(due, now))
+		if days < 1 {
+			days = 1
+		}
+		return Badge{Text: "已超期" + itoa(days) + "天", Class: "overdue"}
+	}
+	left := due.Sub(now)
+	if left < 24*time.Hour || a.hourly(c.Type) {
+		h := int(math.Ceil(left.Hours()))
+		class := "ok"
+		if left < 24*time.Hour {
+			class = "soon"
+		}
+		return Badge{Text: "剩余" + itoa(h) + "小时", Class: class}
+	}
+	n, _ := a.cfg.Calendar.Workdays(dateOf(now), dateOf(due))
+	class := "ok"
+	if n <= DueSoonWorkdays {
+		class = "soon"
+	}
+	return Badge{Text: "剩余" + itoa(n) + "个工作日", Class: class}
+}
+
+// hourly reports whether the type's deadline counts clock hours (verify.urgent).
+func (a *App) hourly(typ string) bool {
+	t, err := a.cfg.Catalog.Type(typ)
+	return err == nil && len(t.Deadlines) > 0 && t.Deadlines[0].Hours > 0
+}
+
+// dueSoon reports whether an open case's deadline is not yet passed and at most
+// DueSoonWorkdays working days (or a day) away.
+func (a *App) dueSoon(c *yipanqi.Case, now time.Time) bool {
+	b := a.badge(c, now)
+	return b.Class == "soon"
+}
+
+func dateOf(t time.Time) yipanqi.Date {
+	y, m, d := t.Date()
+	return yipanqi.Date{Year: y, Month: m, Day: d}
+}
+
+// civilDays counts the calendar days from a's date to b's date (Asia/Shanghai).
+func civilDays(a, b time.Time) int64 {
+	da := time.Date(a.Year(), a.Month(), a.Day(), 0, 0, 0, 0, time.UTC)
+	db := time.Date(b.Year(), b.Month(), b.Day(), 0, 0, 0, 0, time.UTC)
+	return int64(db.Sub(da).Hours() / 24)
+}
