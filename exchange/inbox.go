@@ -80,7 +80,7 @@ func (n *Node) Handle(ctx context.Context, d Delivery) error {
 // a bad message never holds back the good ones; after a store failure each message is
 // committed on its own, so one that keeps failing is retried alone.
 func (n *Node) HandleBatch(ctx context.Context, ds []Delivery) []error {
-	units := map[string]error{} // org-unit lookups of this batch
+	units := map[string]route{} // the routing of this batch's addressees
 	steps := make([]*step, len(ds))
 	var live []*step
 	for i, d := range ds {
@@ -115,7 +115,7 @@ type step struct {
 
 // prepare checks d and prepares its step; it reads the store (org units, memoised in units)
 // but writes nothing.
-func (n *Node) prepare(ctx context.Context, d Delivery, units map[string]error) *step {
+func (n *Node) prepare(ctx context.Context, d Delivery, units map[string]route) *step {
 	e, err := Decode(d.Body)
 	if err != nil {
 		return n.deadStep(d, nil, err)
@@ -340,22 +340,14 @@ func (n *Node) deadLetterTx(ctx context.Context, tx *sqlstore.Tx, dl *deadLetter
 
 // onRequest prepares the step of a request: open the incoming case, log the request and
 // enqueue the signed receipt, with the inbox row. units memoises org-unit lookups.
-func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ string, units map[string]error) (*step, error) {
+func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ string, units map[string]route) (*step, error) {
 	ct, ok := n.cfg.Types[typ]
 	if !ok {
 		return nil, refuse(yipanqi.EINVALID, "type", "未知的案件类型“%s”", typ)
 	}
-	if e.Unit != n.code {
-		err, seen := units[e.Unit]
-		if !seen {
-			_, err = n.db.OrgUnit(ctx, e.Unit)
-			units[e.Unit] = err
-		}
-		if yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND {
-			return nil, refuse(yipanqi.ENOTFOUND, "ypqunit", "受理单位“%s”不是本节点 %s 的机构", e.Unit, n.code)
-		} else if err != nil {
-			return nil, err
-		}
+	holder, err := n.routeRequest(ctx, e.Unit, units)
+	if err != nil {
+		return nil, err
 	}
 	var rd requestData
 	if err := json.Unmarshal(e.Data, &rd); err != nil {
@@ -376,6 +368,9 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		provisional bool
 	}
 	rc := receiptData{MessageID: e.ID, ReceivedAt: now.Format(time.RFC3339Nano)}
+	if holder != e.Unit {
+		rc.Unit = holder
+	}
 	if ct.Deadline != (calendar.Rule{}) {
 		dl, err := n.cfg.Calendar.Due(now, ct.Deadline)
 		if err != nil {
@@ -389,8 +384,12 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		return nil, err
 	}
 	caseID := n.incomingCaseID(d.Src, e.Subject)
+	note := "来自 " + rd.FromUnit
+	if holder != e.Unit {
+		note += "，寄往 " + e.Unit + "，由 " + holder + " 承办"
+	}
 	apply := func(ctx context.Context, tx *sqlstore.Tx, tl *timeline) error {
-		c := &yipanqi.Case{ID: caseID, Type: typ, Direction: yipanqi.Incoming, OrgUnit: e.Unit, PeerNode: d.Src,
+		c := &yipanqi.Case{ID: caseID, Type: typ, Direction: yipanqi.Incoming, OrgUnit: holder, PeerNode: d.Src,
 			PeerUnit: rd.FromUnit, PersonIDNumber: idNumber, State: yipanqi.CaseDelivered, Data: rd.Fields,
 			ReceivedAt: now, DueAt: due.at, DueProvisional: due.provisional}
 		if err := tx.CreateCase(ctx, c); yipanqi.ErrorCode(err) == yipanqi.ECONFLICT {
@@ -406,8 +405,8 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 			return err
 		}
 		tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: now, Kind: yipanqi.CaseEventReceived, Actor: systemActor, Node: n.code,
-			OrgUnit: e.Unit, Note: "来自 " + rd.FromUnit})
-		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: e.Unit, Action: "case.received",
+			OrgUnit: holder, Note: note})
+		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: holder, Action: "case.received",
 			Object: caseID, Reason: "来自 " + rd.FromUnit})
 	}
 	return &step{inbox: n.inboxItem(d, e, typ), apply: apply, applied: func() {
@@ -457,6 +456,11 @@ func (n *Node) onReceipt(d Delivery, e *Envelope) (*step, error) {
 				return err
 			}
 			action = "case.receipt"
+			if rc.Unit != "" && yipanqi.ValidDivisionCode(rc.Unit) && rc.Unit[:2] == d.Src {
+				if err := tx.SetPeerUnit(ctx, caseID, rc.Unit); err != nil {
+					return err
+				}
+			}
 		}
 		note := "答复已被对方签收"
 		if action == "case.receipt" {
@@ -465,8 +469,11 @@ func (n *Node) onReceipt(d Delivery, e *Envelope) (*step, error) {
 				note += "，办理期限 " + due.In(shanghai).Format("2006-01-02 15:04:05")
 			}
 		}
+		if rc.Unit != "" && action == "case.receipt" {
+			note += "，由 " + rc.Unit + " 承办"
+		}
 		tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: e.Time, Kind: yipanqi.CaseEventReceipted, Actor: nodeActor(d.Src),
-			Node: d.Src, Note: note})
+			Node: d.Src, OrgUnit: rc.Unit, Note: note})
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: n.code, Action: action, Object: caseID,
 			Reason: "节点 " + d.Src + " 签收于 " + e.Time.Format(time.RFC3339)})
 	}

@@ -274,6 +274,9 @@ type receiptData struct {
 	ReceivedAt     string `json:"received_at"`
 	DueAt          string `json:"due_at,omitempty"`
 	DueProvisional bool   `json:"due_provisional,omitempty"`
+	// Unit is the unit that took the case when routing gave it to another than the one
+	// addressed (docs/workflows.md); "" when it is the one addressed.
+	Unit string `json:"unit,omitempty"`
 }
 
 // rejectedData is the envelope data of a rejection notice.

@@ -221,3 +221,59 @@ func TestTransfer(t *testing.T) {
 		}
 	})
 }
+
+// TestRouting: the receiving node gives a case to the deepest unit with staff on the path of
+// the addressed code and tells the sender; an addressee it does not know is returned with
+// the reason, and nothing is opened for it.
+func TestRouting(t *testing.T) {
+	eachDB(t, func(t *testing.T, newDSN func() string) {
+		w := newWorld(t)
+		a := w.start(t, "44", newDSN(), both)
+		b := w.start(t, "43", newDSN(), both)
+		ctx := context.Background()
+		const township = "430102001" // held, no staff: its county takes the case
+		if err := b.db.UpsertOrgUnits(ctx, []yipanqi.OrgUnit{{Code: township, Name: "五里牌街道", Active: false}}); err != nil {
+			t.Fatal(err)
+		}
+		node, unit, err := a.node.RouteFor(ctx, township+"002")
+		if err != nil || node != "43" || unit != township {
+			t.Fatalf("RouteFor(village) = %s, %s, %v", node, unit, err)
+		}
+		if _, _, err := a.node.RouteFor(ctx, "43"); yipanqi.ErrorField(err) != "hukou_code" {
+			t.Fatalf("RouteFor(province) = %v", err)
+		}
+		for _, addressed := range []string{township, township + "002"} {
+			c := &yipanqi.Case{Type: "verify.identity", OrgUnit: unit44a, PeerNode: "43", PeerUnit: addressed}
+			if err := a.node.Send(ctx, c, fieldsFor(1)); err != nil {
+				t.Fatal(err)
+			}
+			checkFor(t, 15*time.Second, "routed case receipted", func() bool {
+				got, err := a.db.FindCase(ctx, a.scope(t), c.ID)
+				return err == nil && got.State == yipanqi.CaseDelivered && got.PeerUnit == unit43
+			})
+			in, err := b.db.FindCase(ctx, b.scope(t), c.ID)
+			if err != nil || in.OrgUnit != unit43 {
+				t.Fatalf("routed to %+v, %v; want %s", in, err, unit43)
+			}
+		}
+		// A township the node does not hold, and its villages, are returned.
+		before := b.countCases(t, yipanqi.Incoming, "")
+		for _, addressed := range []string{"430102009", "430102009001", unknown3} {
+			c := &yipanqi.Case{Type: "verify.identity", OrgUnit: unit44a, PeerNode: "43", PeerUnit: addressed}
+			if err := a.node.Send(ctx, c, fieldsFor(2)); err != nil {
+				t.Fatal(err)
+			}
+			checkFor(t, 15*time.Second, "case to "+addressed+" rejected", func() bool {
+				got, err := a.db.FindCase(ctx, a.scope(t), c.ID)
+				return err == nil && got.State == yipanqi.CaseRejected
+			})
+			evs, err := a.db.CaseTimeline(ctx, a.scope(t), c.ID)
+			if err != nil || len(evs) != 2 || evs[1].Kind != yipanqi.CaseEventRejected || !strings.Contains(evs[1].Note, addressed) {
+				t.Fatalf("timeline of the returned case: %+v, %v", evs, err)
+			}
+		}
+		if after := b.countCases(t, yipanqi.Incoming, ""); after != before {
+			t.Fatalf("unknown addressees opened %d cases", after-before)
+		}
+	})
+}
