@@ -201,10 +201,17 @@ func (tx *Tx) Case(ctx context.Context, id string, dir yipanqi.Direction) (*yipa
 // SetCaseState moves the case with the id and direction to state `to` if it is in one of the
 // states `from` (any state when from is empty), and reports whether it moved. A case that is
 // not there, or in another state, is left alone (changed false, no error): messages may
-// arrive out of order, and a late one must not undo a later state.
+// arrive out of order, and a late one must not undo a later state. A move to replied stamps
+// replied_at (the first reply counts); every move marks the case for the deadline clock's
+// next sweep, which refolds its supervision and assessment counts (docs/sla.md).
 func (tx *Tx) SetCaseState(ctx context.Context, id string, dir yipanqi.Direction, to yipanqi.CaseState, from ...yipanqi.CaseState) (changed bool, err error) {
-	query := "UPDATE cases SET state = ?, updated_at = ? WHERE id = ? AND direction = ?"
-	args := []any{string(to), tx.db.dialect.timeArg(tx.db.now()), id, string(dir)}
+	query := "UPDATE cases SET state = ?, updated_at = ?, " + slaTouch + repliedStamp(to) + " WHERE id = ? AND direction = ?"
+	now := tx.db.dialect.timeArg(tx.db.now())
+	args := []any{string(to), now, tx.db.slaNowArg()}
+	if to == yipanqi.CaseReplied {
+		args = append(args, now)
+	}
+	args = append(args, id, string(dir))
 	if len(from) > 0 {
 		query += " AND state IN (?" + strings.Repeat(", ?", len(from)-1) + ")"
 		for _, s := range from {
@@ -226,10 +233,10 @@ func (tx *Tx) SetCaseState(ctx context.Context, id string, dir yipanqi.Direction
 func (tx *Tx) RecordReceipt(ctx context.Context, caseID string, receivedAt, dueAt time.Time, provisional bool) (changed bool, err error) {
 	t := tx.db.dialect.timeArg
 	res, err := tx.q.exec(ctx, `UPDATE cases SET received_at = ?, due_at = ?, due_provisional = ?,
-		state = CASE WHEN state = ? THEN ? ELSE state END, updated_at = ?
+		state = CASE WHEN state = ? THEN ? ELSE state END, updated_at = ?, `+slaTouch+`
 		WHERE id = ? AND direction = ? AND received_at IS NULL`,
 		t(receivedAt), t(dueAt), provisional, string(yipanqi.CaseSent), string(yipanqi.CaseDelivered),
-		t(tx.db.now()), caseID, string(yipanqi.Outgoing))
+		t(tx.db.now()), tx.db.slaNowArg(), caseID, string(yipanqi.Outgoing))
 	if err != nil {
 		return false, fmt.Errorf("record receipt for case %s: %w", caseID, err)
 	}
@@ -294,9 +301,9 @@ func (tx *Tx) flushReceipts(ctx context.Context) error {
 			args = append(args, r.caseID, t(r.receivedAt), t(r.dueAt), r.provisional)
 		}
 		b.WriteString(`) UPDATE cases SET received_at = v.received_at, due_at = v.due_at, due_provisional = v.due_provisional,
-			state = CASE WHEN cases.state = ? THEN ? ELSE cases.state END, updated_at = ?
+			state = CASE WHEN cases.state = ? THEN ? ELSE cases.state END, updated_at = ?, `+slaTouch+`
 			FROM v WHERE cases.id = v.case_id AND cases.direction = ? AND cases.received_at IS NULL RETURNING id`)
-		args = append(args, string(yipanqi.CaseSent), string(yipanqi.CaseDelivered), t(tx.db.now()), string(yipanqi.Outgoing))
+		args = append(args, string(yipanqi.CaseSent), string(yipanqi.CaseDelivered), t(tx.db.now()), tx.db.slaNowArg(), string(yipanqi.Outgoing))
 		res, err := tx.q.query(ctx, b.String(), args...)
 		if err != nil {
 			return fmt.Errorf("record %d receipts: %w", len(chunk), err)
@@ -348,8 +355,12 @@ func (tx *Tx) flushStates(ctx context.Context) error {
 			hi++
 		}
 		s := kept[lo]
-		query := "UPDATE cases SET state = ?, updated_at = ? WHERE direction = ?"
-		args := []any{string(s.to), at, string(s.dir)}
+		query := "UPDATE cases SET state = ?, updated_at = ?, " + slaTouch + repliedStamp(s.to) + " WHERE direction = ?"
+		args := []any{string(s.to), at, tx.db.slaNowArg()}
+		if s.to == yipanqi.CaseReplied {
+			args = append(args, at)
+		}
+		args = append(args, string(s.dir))
 		if len(s.from) > 0 {
 			query += " AND state IN (?" + strings.Repeat(", ?", len(s.from)-1) + ")"
 			for _, f := range s.from {
