@@ -301,7 +301,7 @@ func (tx *Tx) flushReceipts(ctx context.Context) error {
 			args = append(args, r.caseID, t(r.receivedAt), t(r.dueAt), r.provisional)
 		}
 		b.WriteString(`) UPDATE cases SET received_at = v.received_at, due_at = v.due_at, due_provisional = v.due_provisional,
-			state = CASE WHEN cases.state = ? THEN ? ELSE cases.state END, updated_at = ?, `+slaTouch+`
+			state = CASE WHEN cases.state = ? THEN ? ELSE cases.state END, updated_at = ?, ` + slaTouch + `
 			FROM v WHERE cases.id = v.case_id AND cases.direction = ? AND cases.received_at IS NULL RETURNING id`)
 		args = append(args, string(yipanqi.CaseSent), string(yipanqi.CaseDelivered), t(tx.db.now()), tx.db.slaNowArg(), string(yipanqi.Outgoing))
 		res, err := tx.q.query(ctx, b.String(), args...)
