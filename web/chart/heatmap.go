@@ -27,6 +27,9 @@ var scale = [][3]float64{
 	{0x08, 0x51, 0x9c},
 }
 
+// axisLabel names the two axes in the corner: rows are origins, columns destinations.
+const axisLabel = "流出＼流入"
+
 // noData is the fill of a cell without a value.
 const noData = "#d9d9d9"
 
@@ -86,7 +89,7 @@ func HeatMap(title string, rows, cols []string, values [][]float64, opts ...Opti
 	}
 
 	// Column labels are turned 45° so long names fit over narrow cells.
-	x0 := rowW + 8
+	x0 := max(rowW, textWidth(axisLabel, 11)) + 8
 	colLabelH := colW*math.Sqrt2/2 + 12
 	y0 := heatTitleH + colLabelH
 	width := max(x0+float64(len(cols))*cellW+colW*math.Sqrt2/2, legendW+40, textWidth(title, 16)+8)
@@ -110,6 +113,7 @@ func HeatMap(title string, rows, cols []string, values [][]float64, opts ...Opti
 	var b strings.Builder
 	open(&b, id, width, height, title, desc)
 	fmt.Fprintf(&b, `<text x="0" y="20" font-size="16" font-weight="bold" fill="#000">%s</text>`, esc(title))
+	fmt.Fprintf(&b, `<text class="axis" x="0" y="%s" font-size="11" fill="#000">%s</text>`, f(y0-6), axisLabel)
 	for col, l := range cols {
 		x := x0 + float64(col)*cellW + cellW/2
 		fmt.Fprintf(&b, `<text class="col" x="%s" y="%s" font-size="%s" transform="rotate(-45 %s %s)" fill="#000">%s</text>`,
