@@ -25,9 +25,20 @@ func isOpen(s yipanqi.CaseState) bool {
 
 // badge is the deadline badge of a case at now: hours when less than a day is left (or the
 // deadline counts hours), working days after today otherwise, counted with the calendar; days overdue
-// once it has passed. A case no longer open, or without a deadline, gets none.
+// once it has passed; an answered case shows whether it was answered in time. A case
+// without a deadline, or withdrawn, transferred or returned, gets none.
 func (a *App) badge(c *yipanqi.Case, now time.Time) Badge {
-	if c.DueAt.IsZero() || !isOpen(c.State) {
+	if c.DueAt.IsZero() {
+		return Badge{}
+	}
+	if c.State == yipanqi.CaseReplied || c.State == yipanqi.CaseClosed {
+		// Answered: whether on time, by the time of the last change (the answer).
+		if !c.UpdatedAt.After(c.DueAt) {
+			return Badge{Text: "按期答复", Class: "done"}
+		}
+		return Badge{Text: "超期" + itoa(max(int(civilDays(c.DueAt.In(shanghai), c.UpdatedAt.In(shanghai))), 1)) + "天答复", Class: "late"}
+	}
+	if !isOpen(c.State) {
 		return Badge{}
 	}
 	due := c.DueAt.In(shanghai)

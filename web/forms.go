@@ -58,10 +58,17 @@ type Field struct {
 	Hint     string
 	Error    string
 	Auto     string // the autocomplete attribute, "" for none
+	Form     string // tells apart the inputs of several forms on one page (their ids)
 }
 
 // ID is the input's HTML id.
-func (f Field) ID() string { return "f-" + strings.NewReplacer(".", "-", "[", "-", "]", "").Replace(f.Name) }
+func (f Field) ID() string {
+	id := "f-" + strings.NewReplacer(".", "-", "[", "-", "]", "").Replace(f.Name)
+	if f.Form != "" {
+		id = "f-" + f.Form + id[1:]
+	}
+	return id
+}
 
 // Checked reports whether a checkbox is ticked.
 func (f Field) Checked() bool { return f.Value == "true" || f.Value == "on" }

@@ -50,13 +50,14 @@ func (a *App) routes() []route {
 
 		{pattern: "GET /{$}", nav: "工作台", handle: a.home},
 		{pattern: "GET /todo", nav: "待办", handle: a.todo},
-		// {pattern: "GET /new", nav: "发起", allow: canSend, handle: a.newCaseTypes},
-		// {pattern: "GET /new/{type}", allow: canSend, handle: a.newCaseForm},
-		// {pattern: "POST /new/{type}", allow: canSend, handle: a.newCase},
-		// {pattern: "GET /cases", nav: "案件", handle: a.caseList},
-		// {pattern: "GET /cases/{id}", handle: a.casePage},
-		// {pattern: "POST /cases/{id}/reply", allow: canSend, handle: a.replyCase},
-		// {pattern: "GET /cases/{id}/messages/{mid}", handle: a.caseMessage},
+		{pattern: "GET /new", nav: "发起", allow: canSend, handle: a.newCaseTypes},
+		{pattern: "GET /new/{type}", allow: canSend, handle: a.newCaseForm},
+		{pattern: "POST /new/{type}", allow: canSend, handle: a.newCase},
+		{pattern: "GET /cases", nav: "案件", handle: a.caseList},
+		{pattern: "GET /cases/{id}", handle: a.casePage},
+		{pattern: "POST /cases/{id}/reply", allow: canSend, handle: a.replyCase},
+		{pattern: "POST /cases/{id}/{action}", allow: canSend, handle: a.caseAction},
+		{pattern: "GET /cases/{id}/messages/{mid}", handle: a.caseMessage},
 	}
 	if a.cfg.Status != nil {
 		rs = append(rs, a.statusRoutes()...)

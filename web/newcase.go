@@ -1,0 +1,242 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"yipanqi"
+)
+
+// typeChoice is one line of the 发起 page.
+type typeChoice struct {
+	Name, Label, Purpose, From, To, Deadline, URL string
+	Sensitive                                     bool
+}
+
+// sendable returns the types a user may start: those whose levels include the level of the
+// user's unit and that go to one addressee (not directory.update, which goes to all nodes).
+func (a *App) sendable(u *yipanqi.User) []*yipanqi.CaseType {
+	lvl := yipanqi.LevelOf(u.OrgUnit)
+	var out []*yipanqi.CaseType
+	for _, t := range a.cfg.Catalog.Types() {
+		if t.To == yipanqi.SideAll || !slices.Contains(t.Levels, lvl) {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// newCaseTypes is 发起: the types the user may start.
+func (a *App) newCaseTypes(w http.ResponseWriter, r *http.Request) {
+	var list []typeChoice
+	for _, t := range a.sendable(currentUser(r)) {
+		c := typeChoice{Name: t.Name, Label: t.Label, Purpose: t.Purpose, From: t.From.Label(), To: t.To.Label(),
+			URL: a.url("/new/" + t.Name), Sensitive: t.Sensitive}
+		if len(t.Deadlines) > 0 {
+			c.Deadline = t.Deadlines[0].Text()
+		} else {
+			c.Deadline = t.Answer.Label()
+		}
+		list = append(list, c)
+	}
+	a.render(w, r, "new_types", list)
+}
+
+// newCasePage is what templates/app/new_case.html renders.
+type newCasePage struct {
+	Type      *yipanqi.CaseType
+	Action    string
+	HasPerson bool    // the type carries an ID number: the form can look the person up
+	Person    string  // "" or the person found: name and hukou, for the user to check
+	PeerUnit  Field   // the addressee
+	Fields    []Field // the catalog's fields
+	Consent   *Field  // when the type needs the person's separate consent
+	Errors    FormErrors
+}
+
+// fieldPrefix is put before the catalog fields' names in forms, so that they cannot clash
+// with the form's own (csrf, action, peer_unit).
+const fieldPrefix = "f."
+
+func (a *App) caseType(w http.ResponseWriter, r *http.Request) *yipanqi.CaseType {
+	t, err := a.cfg.Catalog.Type(r.PathValue("type"))
+	if err != nil || !slices.Contains(a.sendable(currentUser(r)), t) {
+		a.failStatus(w, r, http.StatusNotFound, "没有这种案件类型，或您的单位不能发起它。")
+		return nil
+	}
+	return t
+}
+
+// newCaseForm shows the empty form of a type.
+func (a *App) newCaseForm(w http.ResponseWriter, r *http.Request) {
+	t := a.caseType(w, r)
+	if t == nil {
+		return
+	}
+	a.render(w, r, "new_case", a.newCaseView(t, nil, FormErrors{}))
+}
+
+// newCaseView builds the form of type t with the values posted (nil: empty) and the errors.
+func (a *App) newCaseView(t *yipanqi.CaseType, form map[string]string, fe FormErrors) newCasePage {
+	p := newCasePage{Type: t, Action: a.url("/new/" + t.Name), HasPerson: t.Field("id_number") != nil, Errors: fe}
+	p.PeerUnit = Field{Name: "peer_unit", Label: "受理单位（对方行政区划代码）", Input: "text", Required: true, MaxLen: 12,
+		Value: form["peer_unit"], Error: fe["peer_unit"],
+		Hint: "默认为人员户籍地的乡镇（街道）或县；前两位是对方省级节点"}
+	for _, spec := range t.Fields {
+		f := catalogField(spec, fieldPrefix)
+		f.Value, f.Error = form[f.Name], fe[f.Name]
+		p.Fields = append(p.Fields, f)
+	}
+	if t.Consent != nil {
+		p.Consent = &Field{Name: "consent", Input: "checkbox", Required: true, Value: form["consent"], Error: fe["consent"],
+			Label: "已取得本人的单独同意（用途：" + t.Consent.Purpose + "；接收方：" + t.Consent.Recipient.Label() + "）"}
+	}
+	return p
+}
+
+// newCase handles the form: "lookup" fills in the person from the registry; "send" sends
+// the case and goes to its page (POST/redirect/GET). Errors are shown next to their fields
+// with what the user typed, and nothing is stored.
+func (a *App) newCase(w http.ResponseWriter, r *http.Request) {
+	t := a.caseType(w, r)
+	if t == nil {
+		return
+	}
+	u := currentUser(r)
+	fe := formErrors(r)
+	form := map[string]string{"peer_unit": strings.TrimSpace(r.PostForm.Get("peer_unit")), "consent": r.PostForm.Get("consent")}
+	for _, spec := range t.Fields {
+		form[fieldPrefix+spec.Name] = strings.TrimSpace(r.PostForm.Get(fieldPrefix + spec.Name))
+	}
+	idNumber := strings.ToUpper(form[fieldPrefix+"id_number"])
+	if idNumber != "" {
+		form[fieldPrefix+"id_number"] = idNumber
+	}
+	lookup := r.PostForm.Get("action") == "lookup"
+	show := func(status int) {
+		a.renderStatus(w, r, status, "new_case", a.newCaseView(t, form, fe))
+	}
+	// The person: looked up on demand, or to default the addressee.
+	if t.Field("id_number") != nil && idNumber != "" && (lookup || form["peer_unit"] == "") && fe[fieldPrefix+"id_number"] == "" {
+		p, err := a.cfg.Store.FindPerson(r.Context(), scopeOf(r), idNumber)
+		switch {
+		case err == nil:
+			fill := func(name, v string) {
+				if t.Field(name) != nil && form[fieldPrefix+name] == "" {
+					form[fieldPrefix+name] = v
+				}
+			}
+			fill("name", p.Name)
+			fill("hukou_code", p.HukouCode)
+			fill("hukou_address", p.HukouAddress)
+			if form["peer_unit"] == "" {
+				form["peer_unit"] = hometownUnit(p.HukouCode)
+			}
+		case yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND:
+			if lookup {
+				fe.Set(fieldPrefix+"id_number", "本辖区登记的流动人口中没有这个公民身份号码")
+			}
+		default:
+			a.fail(w, r, err)
+			return
+		}
+	}
+	if lookup {
+		if fe.Any() {
+			show(http.StatusUnprocessableEntity)
+			return
+		}
+		show(http.StatusOK)
+		return
+	}
+	fields, peer := a.requestFields(t, form, fe)
+	if t.Consent != nil && form["consent"] != "true" {
+		fe.Set("consent", "此类案件含敏感个人信息，须先取得本人的单独同意并勾选")
+	}
+	if fe.Any() {
+		show(http.StatusUnprocessableEntity)
+		return
+	}
+	if a.cfg.Node == nil {
+		fe.Set("", "本节点未连接交换引擎，暂时不能发送案件")
+		show(http.StatusServiceUnavailable)
+		return
+	}
+	c := &yipanqi.Case{Type: t.Name, OrgUnit: u.OrgUnit, PeerNode: peer[:2], PeerUnit: peer}
+	if err := a.cfg.Node.Send(r.Context(), c, fields); err != nil {
+		if code := yipanqi.ErrorCode(err); code != yipanqi.EINVALID && code != yipanqi.ECONFLICT {
+			a.fail(w, r, err)
+			return
+		}
+		addSendError(fe, t, err)
+		show(http.StatusUnprocessableEntity)
+		return
+	}
+	http.Redirect(w, r, a.url("/cases/"+c.ID), http.StatusSeeOther)
+}
+
+// addSendError puts an error of the engine next to the form field it names: the catalog's
+// fields carry fieldPrefix, the addressee is peer_unit; others go above the form.
+func addSendError(fe FormErrors, t *yipanqi.CaseType, err error) {
+	name, _, _ := strings.Cut(yipanqi.ErrorField(err), ".")
+	switch {
+	case name != "" && t.Field(name) != nil:
+		fe.Add(err, fieldPrefix)
+	case name == "peer_unit":
+		fe.Add(err, "")
+	default:
+		fe.Set("", yipanqi.ErrorMessage(err))
+	}
+}
+
+// hometownUnit is the unit a case about a person with this hukou code goes to: the hukou
+// township (9 digits) or county.
+func hometownUnit(hukou string) string {
+	if len(hukou) > 9 {
+		return hukou[:9]
+	}
+	return hukou
+}
+
+// requestFields turns the form into the request's JSON fields and the addressee, with the
+// catalog's check; errors go to fe.
+func (a *App) requestFields(t *yipanqi.CaseType, form map[string]string, fe FormErrors) (json.RawMessage, string) {
+	peer := form["peer_unit"]
+	switch {
+	case peer == "":
+		fe.Set("peer_unit", "请填写受理单位（可先按公民身份号码查找人员，自动填入户籍地）")
+	case !yipanqi.ValidDivisionCode(peer) || len(peer) < 4:
+		fe.Set("peer_unit", "“受理单位”须为 4、6、9 或 12 位数字的行政区划代码")
+	}
+	obj := map[string]any{}
+	for _, spec := range t.Fields {
+		v := form[fieldPrefix+spec.Name]
+		if v == "" {
+			continue
+		}
+		switch spec.Kind {
+		case yipanqi.KindBool:
+			obj[spec.Name] = v == "true"
+		case yipanqi.KindNumber:
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				fe.Set(fieldPrefix+spec.Name, "“"+spec.Label+"”须为不小于 0 的整数")
+				continue
+			}
+			obj[spec.Name] = n
+		case yipanqi.KindCorrections, yipanqi.KindList:
+			continue // not in request forms of the catalog today
+		default:
+			obj[spec.Name] = v
+		}
+	}
+	raw, _ := json.Marshal(obj) // strings, numbers and bools only
+	if err := t.ValidateRequest(raw); err != nil {
+		fe.Add(err, fieldPrefix)
+	}
+	return raw, peer
+}
