@@ -170,9 +170,10 @@ func (a Answer) Label() string {
 	return ""
 }
 
-// Consent is the consent a sensitive type needs before a case of it may be sent (PIPL art. 29;
-// SCOPE.md): the person's recorded separate consent for this purpose and recipient.
-type Consent struct {
+// ConsentRule is the consent a sensitive type needs before a case of it may be sent (PIPL
+// art. 29; SCOPE.md): the person's recorded separate consent (a Consent) for this purpose and
+// recipient.
+type ConsentRule struct {
 	Separate  bool   `json:"separate"`  // separate consent (单独同意), not part of a general one
 	Purpose   string `json:"purpose"`   // Chinese: what the data is shared for
 	Recipient Side   `json:"recipient"` // who receives it
@@ -190,7 +191,7 @@ type CaseType struct {
 	Levels     []Level        `json:"levels"` // the levels of org unit that may send it
 	Fields     []FieldSpec    `json:"fields"` // the request's fields; no others may be sent
 	Sensitive  bool           `json:"sensitive"`
-	Consent    *Consent       `json:"consent,omitempty"` // set exactly when Sensitive
+	Consent    *ConsentRule   `json:"consent,omitempty"` // set exactly when Sensitive
 	NeedsReply bool           `json:"needs_reply"`
 	Answer     Answer         `json:"answer"`
 	Replies    []ReplySpec    `json:"replies,omitempty"`   // set exactly when NeedsReply
@@ -860,7 +861,7 @@ func catalogTypes() []CaseType {
 				textField("provider", "服务机构", true, 100),
 				{Name: "checkup_done", Label: "是否已做检查", Required: true, Kind: KindBool}},
 			Sensitive: true,
-			Consent: &Consent{Separate: true, Recipient: SideHometown,
+			Consent: &ConsentRule{Separate: true, Recipient: SideHometown,
 				Purpose: "向户籍地证明本人已在现居住地接受服务，免于返乡"},
 			Answer:    AnswerReceipt,
 			Documents: []string{"《流动人口避孕节育情况报告单》"},

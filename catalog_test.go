@@ -114,7 +114,7 @@ func TestNewCatalogRejects(t *testing.T) {
 		{"NeedsReply without replies", func(ct *yipanqi.CaseType, _ *[]yipanqi.CaseType) { ct.Replies = nil }, false},
 		{"sensitive without consent", func(ct *yipanqi.CaseType, _ *[]yipanqi.CaseType) { ct.Sensitive = true }, false},
 		{"consent not separate", func(ct *yipanqi.CaseType, _ *[]yipanqi.CaseType) {
-			ct.Sensitive, ct.Consent = true, &yipanqi.Consent{Purpose: "x", Recipient: yipanqi.SideHometown}
+			ct.Sensitive, ct.Consent = true, &yipanqi.ConsentRule{Purpose: "x", Recipient: yipanqi.SideHometown}
 		}, false},
 		{"staff answer without deadline", func(ct *yipanqi.CaseType, _ *[]yipanqi.CaseType) {
 			ct.Deadlines, ct.Reminders, ct.Escalation = nil, nil, nil

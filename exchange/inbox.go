@@ -384,13 +384,21 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		return nil, err
 	}
 	caseID := n.incomingCaseID(d.Src, e.Subject)
+	// A notice is acknowledged by its receipt and closed at once (ARCHITECTURE §2).
+	state, ack := yipanqi.CaseDelivered, ""
+	if isNotice(ct) {
+		state, ack = yipanqi.CaseClosed, "签收即确认，已办结"
+		if typ == "service.result" {
+			ack = "已收到——无需返乡：本人已在现居住地接受该项服务，户籍地不再要求其返乡"
+		}
+	}
 	note := "来自 " + rd.FromUnit
 	if holder != e.Unit {
 		note += "，寄往 " + e.Unit + "，由 " + holder + " 承办"
 	}
 	apply := func(ctx context.Context, tx *sqlstore.Tx, tl *timeline) error {
 		c := &yipanqi.Case{ID: caseID, Type: typ, Direction: yipanqi.Incoming, OrgUnit: holder, PeerNode: d.Src,
-			PeerUnit: rd.FromUnit, PersonIDNumber: idNumber, State: yipanqi.CaseDelivered, Data: rd.Fields,
+			PeerUnit: rd.FromUnit, PersonIDNumber: idNumber, State: state, Data: rd.Fields,
 			ReceivedAt: now, DueAt: due.at, DueProvisional: due.provisional}
 		if err := tx.CreateCase(ctx, c); yipanqi.ErrorCode(err) == yipanqi.ECONFLICT {
 			return refuse(yipanqi.ECONFLICT, "subject", "案件“%s”已存在，不能重复立案", e.Subject)
@@ -406,6 +414,10 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		}
 		tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: now, Kind: yipanqi.CaseEventReceived, Actor: systemActor, Node: n.code,
 			OrgUnit: holder, Note: note})
+		if ack != "" {
+			tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: now, Kind: yipanqi.CaseEventAcknowledged, Actor: systemActor,
+				Node: n.code, OrgUnit: holder, Note: ack})
+		}
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: holder, Action: "case.received",
 			Object: caseID, Reason: "来自 " + rd.FromUnit})
 	}
@@ -456,6 +468,12 @@ func (n *Node) onReceipt(d Delivery, e *Envelope) (*step, error) {
 				return err
 			}
 			action = "case.receipt"
+			if isNotice(n.cfg.Types[ref.Type]) {
+				// A notice is done once receipted.
+				if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseClosed, yipanqi.CaseDelivered); err != nil {
+					return err
+				}
+			}
 			if rc.Unit != "" && yipanqi.ValidDivisionCode(rc.Unit) && rc.Unit[:2] == d.Src {
 				if err := tx.SetPeerUnit(ctx, caseID, rc.Unit); err != nil {
 					return err

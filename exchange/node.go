@@ -492,8 +492,16 @@ func (n *Node) commitSends(ctx context.Context, reqs []*sendReq) error {
 		tl := &timeline{}
 		for _, r := range reqs {
 			for i, it := range r.items {
+				note := "发往 " + it.c.PeerUnit
+				if ct := n.cfg.Types[it.c.Type]; ct.Spec != nil && ct.Spec.Sensitive {
+					consent, err := n.consentFor(ctx, tx, it.c, at)
+					if err != nil {
+						return &manyError{i: i, total: len(r.items), err: err}
+					}
+					note += fmt.Sprintf("，依据本人单独同意（同意书 %d）", consent.ID)
+				}
 				tl.add(&yipanqi.CaseEvent{CaseID: it.c.ID, At: at, Kind: yipanqi.CaseEventSent, Actor: it.audit.Actor,
-					Node: n.code, OrgUnit: it.c.OrgUnit, Note: "发往 " + it.c.PeerUnit})
+					Node: n.code, OrgUnit: it.c.OrgUnit, Note: note})
 				if err := tx.CreateCase(ctx, it.c); err != nil {
 					return &manyError{i: i, total: len(r.items), err: err}
 				}

@@ -30,3 +30,9 @@ func (n *Node) replyLabel(typ, reply string) string {
 
 // shanghai is the zone notes give times in (China keeps no DST).
 var shanghai = time.FixedZone("CST", 8*60*60)
+
+// isNotice reports whether a type is a notice: acknowledged by its receipt, or applied on
+// receipt, with no reply; its case closes once receipted.
+func isNotice(ct CaseType) bool {
+	return ct.Spec != nil && (ct.Spec.Answer == yipanqi.AnswerReceipt || ct.Spec.Answer == yipanqi.AnswerApply)
+}
