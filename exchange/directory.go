@@ -1,0 +1,242 @@
+package exchange
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"yipanqi"
+)
+
+// The region's directory travels as directory.update (S1.4, docs/directory.md): a province
+// sends its whole directory, one version, to every other node of the trust list, and each
+// node keeps the newest version it has of every province. The engine files a received
+// directory.update as an incoming case closed on receipt (the catalog's AnswerApply);
+// ApplyDirectoryUpdates then stores its entries with the store's version rule, which makes
+// applying a version twice, or an older one after a newer, change nothing.
+
+// DirectoryUpdate is the case type that carries a province's directory.
+const DirectoryUpdate = "directory.update"
+
+// directoryData is the fields of a directory.update request.
+type directoryData struct {
+	Version   int64       `json:"version"`
+	UpdatedAt string      `json:"updated_at"` // RFC 3339, when the source province made the version
+	Entries   []entryWire `json:"entries"`
+}
+
+// entryWire is one directory entry as it travels.
+type entryWire struct {
+	Kind         string `json:"kind"`
+	DivisionCode string `json:"division_code"`
+	DivisionName string `json:"division_name,omitempty"`
+	Name         string `json:"name"`
+	DocNumber    string `json:"doc_number,omitempty"`
+	IssuedOn     string `json:"issued_on,omitempty"`
+	Status       string `json:"status,omitempty"`
+	URL          string `json:"url,omitempty"`
+	Text         string `json:"text,omitempty"`
+	Services     string `json:"services,omitempty"`
+	Role         string `json:"role,omitempty"`
+	PersonName   string `json:"person_name,omitempty"`
+	JobTitle     string `json:"job_title,omitempty"`
+	Phone        string `json:"phone,omitempty"`
+	Address      string `json:"address,omitempty"`
+	Note         string `json:"note,omitempty"`
+}
+
+// DirectoryFields returns the fields of the directory.update that carries version v of a
+// province's directory.
+func DirectoryFields(v yipanqi.DirectoryVersion, entries []yipanqi.DirectoryEntry) (json.RawMessage, error) {
+	d := directoryData{Version: v.Version, UpdatedAt: v.UpdatedAt.UTC().Format(time.RFC3339Nano),
+		Entries: make([]entryWire, len(entries))}
+	for i, e := range entries {
+		d.Entries[i] = entryWire{Kind: string(e.Kind), DivisionCode: e.DivisionCode, DivisionName: e.DivisionName,
+			Name: e.Name, DocNumber: e.DocNumber, IssuedOn: e.IssuedOn.String(), Status: string(e.Status), URL: e.URL,
+			Text: e.Text, Services: e.Services, Role: string(e.Role), PersonName: e.PersonName, JobTitle: e.JobTitle,
+			Phone: e.Phone, Address: e.Address, Note: e.Note}
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("directory fields: %w", err)
+	}
+	return b, nil
+}
+
+// ParseDirectoryFields reads the fields of a directory.update sent by the province with the
+// 2-digit code: the version and its entries, each checked as the store checks them. EINVALID,
+// naming the entry and its field, when they are not a valid directory of that province.
+func ParseDirectoryFields(province string, fields json.RawMessage) (yipanqi.DirectoryVersion, []yipanqi.DirectoryEntry, error) {
+	var d directoryData
+	dec := json.NewDecoder(bytes.NewReader(fields))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return yipanqi.DirectoryVersion{}, nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "fields", "名录更新数据格式错误：%v", err)
+	}
+	v := yipanqi.DirectoryVersion{Province: province, Version: d.Version, Entries: len(d.Entries)}
+	if d.Version <= 0 {
+		return v, nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "version", "名录版本号应为正整数，而不是 %d", d.Version)
+	}
+	t, err := time.Parse(time.RFC3339Nano, d.UpdatedAt)
+	if err != nil {
+		return v, nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "updated_at", "名录更新时间“%s”无效", d.UpdatedAt)
+	}
+	v.UpdatedAt = t.UTC()
+	entries := make([]yipanqi.DirectoryEntry, len(d.Entries))
+	for i, w := range d.Entries {
+		e := yipanqi.DirectoryEntry{Kind: yipanqi.EntryKind(w.Kind), DivisionCode: w.DivisionCode,
+			DivisionName: w.DivisionName, Name: w.Name, DocNumber: w.DocNumber, Status: yipanqi.RegulationStatus(w.Status),
+			URL: w.URL, Text: w.Text, Services: w.Services, Role: yipanqi.DutyRole(w.Role), PersonName: w.PersonName,
+			JobTitle: w.JobTitle, Phone: w.Phone, Address: w.Address, Note: w.Note}
+		if w.IssuedOn != "" {
+			if e.IssuedOn, err = yipanqi.ParseDate(w.IssuedOn); err != nil {
+				return v, nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "IssuedOn", "名录第 %d 条：发布日期“%s”无效", i+1, w.IssuedOn)
+			}
+		}
+		if errs := e.Check(province); len(errs) > 0 {
+			return v, nil, yipanqi.FieldErrorf(yipanqi.EINVALID, errs[0].Field, "名录第 %d 条（%s）：%s", i+1, e.Kind.Label(), errs[0].Message)
+		}
+		entries[i] = e
+	}
+	return v, entries, nil
+}
+
+// DirectoryCaseType is the engine's entry for directory.update: the catalog's declaration
+// (sides, AnswerApply) with the validation of the directory's own fields. A node's
+// NodeConfig.Types needs it until the catalog row declares the same fields (docs/directory.md).
+func DirectoryCaseType() CaseType {
+	ct := DefaultCaseTypes()[DirectoryUpdate]
+	ct.Name = DirectoryUpdate
+	ct.ValidateRequest = func(fields json.RawMessage) error {
+		// The sender is not known here; the entries must at least agree on one province,
+		// and ApplyDirectoryUpdates checks them against the sending node.
+		var d struct {
+			Entries []struct {
+				DivisionCode string `json:"division_code"`
+			} `json:"entries"`
+		}
+		if err := json.Unmarshal(fields, &d); err != nil {
+			return yipanqi.FieldErrorf(yipanqi.EINVALID, "fields", "名录更新数据格式错误：%v", err)
+		}
+		province := ""
+		for _, e := range d.Entries {
+			if len(e.DivisionCode) >= 2 {
+				province = e.DivisionCode[:2]
+				break
+			}
+		}
+		if province == "" {
+			province = "00"
+		}
+		_, _, err := ParseDirectoryFields(province, fields)
+		return err
+	}
+	return ct
+}
+
+// PublishDirectory sends this node's own directory, the version it holds, as a
+// directory.update to every other node of the trust list, all in one transaction (SendMany).
+// ENOTFOUND when the node holds no directory of its own province.
+func (n *Node) PublishDirectory(ctx context.Context) error {
+	v, entries, err := n.db.ProvinceDirectory(ctx, n.code)
+	if err != nil {
+		return err
+	}
+	fields, err := DirectoryFields(v, entries)
+	if err != nil {
+		return err
+	}
+	var batch []NewCase
+	for _, peer := range n.cfg.Trust.Nodes {
+		if peer.Code == n.code {
+			continue
+		}
+		batch = append(batch, NewCase{Case: &yipanqi.Case{Type: DirectoryUpdate, OrgUnit: n.code,
+			PeerNode: peer.Code, PeerUnit: peer.Code}, Fields: fields})
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := n.SendMany(ctx, batch); err != nil {
+		return fmt.Errorf("publish directory v%d: %w", v.Version, err)
+	}
+	return nil
+}
+
+// directoryScan is how many of the newest received directory.update cases
+// ApplyDirectoryUpdates reads: a province's newest version is among its newest cases.
+const directoryScan = 200
+
+// ApplyDirectoryUpdates stores, for each province that sent one, the newest version among the
+// received directory.update cases when it is newer than the version held, and returns how many
+// provinces' directories it replaced. A version not newer is skipped (it was applied before, or
+// a newer one came first); one whose entries are not a valid directory of the sending province
+// is logged and skipped, and changes nothing.
+func (n *Node) ApplyDirectoryUpdates(ctx context.Context) (int, error) {
+	cases, _, err := n.db.ListCases(ctx, n.scope, yipanqi.CaseFilter{Type: DirectoryUpdate,
+		Direction: yipanqi.Incoming, Limit: directoryScan})
+	if err != nil {
+		return 0, fmt.Errorf("apply directory updates: %w", err)
+	}
+	type candidate struct {
+		v       yipanqi.DirectoryVersion
+		entries []yipanqi.DirectoryEntry
+		caseID  string
+	}
+	best := map[string]candidate{}
+	for _, c := range cases {
+		src := c.PeerNode
+		if src == n.code {
+			continue
+		}
+		v, entries, err := ParseDirectoryFields(src, c.Data)
+		if err != nil {
+			// The message may quote an official's phone: the log names the field only.
+			n.log.Warn("directory update refused", "case", c.ID, "from", src, "field", yipanqi.ErrorField(err))
+			continue
+		}
+		if b, ok := best[src]; !ok || v.Version > b.v.Version {
+			best[src] = candidate{v, entries, c.ID}
+		}
+	}
+	applied := 0
+	for src, b := range best {
+		held, err := n.db.DirectoryVersion(ctx, src)
+		if err == nil && held.Version >= b.v.Version {
+			continue
+		} else if err != nil && yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+			return applied, fmt.Errorf("apply directory updates: %w", err)
+		}
+		err = n.db.ReplaceProvinceDirectory(ctx, b.v, b.entries)
+		switch yipanqi.ErrorCode(err) {
+		case "":
+			applied++
+		case yipanqi.ECONFLICT:
+			// A replica applied it, or a newer one, meanwhile.
+		case yipanqi.EINVALID:
+			n.log.Warn("directory update refused", "case", b.caseID, "from", src, "field", yipanqi.ErrorField(err))
+		default:
+			return applied, fmt.Errorf("apply directory updates: %w", err)
+		}
+	}
+	return applied, nil
+}
+
+// RunDirectoryApplier calls ApplyDirectoryUpdates every interval until ctx ends; an error is
+// logged and the next round tries again.
+func (n *Node) RunDirectoryApplier(ctx context.Context, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := n.ApplyDirectoryUpdates(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("directory applier", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
