@@ -392,6 +392,27 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 			ack = "已收到——无需返乡：本人已在现居住地接受该项服务，户籍地不再要求其返乡"
 		}
 	}
+	// A type the registry answers is answered here and now, in the transaction that opens
+	// the case (certcheck.go).
+	var auto *registryAnswer
+	var autoEnv *Envelope
+	var autoBody []byte
+	if ct.Spec != nil && ct.Spec.Answer == yipanqi.AnswerRegistry {
+		if auto, err = n.answerFromRegistry(ctx, typ, rd.Fields); err != nil {
+			return nil, err
+		}
+		if auto != nil {
+			if err := checkReply(ct, auto.reply, auto.fields); err != nil {
+				return nil, fmt.Errorf("exchange: registry answer to %s: %w", typ, err)
+			}
+			state = yipanqi.CaseReplied
+			autoEnv, autoBody, err = n.seal(typ, e.Subject, d.Src, rd.FromUnit, Hash(e), now,
+				requestData{FromUnit: holder, Reply: auto.reply, Fields: auto.fields})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
 	note := "来自 " + rd.FromUnit
 	if holder != e.Unit {
 		note += "，寄往 " + e.Unit + "，由 " + holder + " 承办"
@@ -417,6 +438,18 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		if ack != "" {
 			tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: now, Kind: yipanqi.CaseEventAcknowledged, Actor: systemActor,
 				Node: n.code, OrgUnit: holder, Note: ack})
+		}
+		if autoEnv != nil {
+			if err := tx.Enqueue(ctx, n.outMessage(autoEnv, typ, caseID, autoBody), Hash(autoEnv), autoEnv.ReplyTo,
+				Subject(d.Src, n.code, typ)); err != nil {
+				return err
+			}
+			tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: now, Kind: yipanqi.CaseEventAutoAnswered, Actor: systemActor,
+				Node: n.code, OrgUnit: holder, Note: auto.note})
+			if err := tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: holder, Action: "case.replied",
+				Object: caseID, Reason: "系统自动答复：" + auto.reply}); err != nil {
+				return err
+			}
 		}
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: holder, Action: "case.received",
 			Object: caseID, Reason: "来自 " + rd.FromUnit})

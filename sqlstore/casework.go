@@ -125,8 +125,9 @@ func (tx *Tx) MoveCase(ctx context.Context, caseID, toUnit string) (from string,
 	if toUnit == c.OrgUnit {
 		return "", yipanqi.FieldErrorf(yipanqi.EINVALID, "to_unit", "案件已由“%s”承办，无需转办", toUnit)
 	}
-	if _, err := tx.q.exec(ctx, "UPDATE cases SET org_unit = ?, updated_at = ? WHERE id = ? AND direction = ?",
-		toUnit, tx.db.dialect.timeArg(tx.db.now()), caseID, string(yipanqi.Incoming)); err != nil {
+	// The supervision counts are per unit: the deadline clock refolds the case (slaTouch).
+	if _, err := tx.q.exec(ctx, "UPDATE cases SET org_unit = ?, updated_at = ?, "+slaTouch+" WHERE id = ? AND direction = ?",
+		toUnit, tx.db.dialect.timeArg(tx.db.now()), tx.db.slaNowArg(), caseID, string(yipanqi.Incoming)); err != nil {
 		return "", fmt.Errorf("move case %s: %w", caseID, err)
 	}
 	return c.OrgUnit, nil
