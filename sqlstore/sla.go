@@ -95,7 +95,7 @@ func (db *DB) sweepBatch(ctx context.Context, k *sla.Clock, now time.Time) (sla.
 			return fmt.Errorf("sla sweep: %w", err)
 		}
 		delta := map[string]int64{}
-		var events [][]any
+		var events, updates [][]any
 		for _, r := range batch {
 			evs, next := k.Advance(&r.c, now)
 			for _, e := range evs {
@@ -116,12 +116,12 @@ func (db *DB) sweepBatch(ctx context.Context, k *sla.Clock, now time.Time) (sla.
 			for _, nk := range keys {
 				delta[nk]++
 			}
-			if _, err := qq.exec(ctx, `UPDATE cases SET overdue = ?, sla_reminded = ?, sla_level = ?, sla_queue = ?, sla_next = ?,
-				sla_folded = ? WHERE id = ? AND direction = ?`,
-				r.c.Overdue, r.c.Reminded, r.c.Level, r.c.Queue, t(next), strings.Join(keys, ";"), r.c.ID, string(r.c.Direction)); err != nil {
-				return fmt.Errorf("sla sweep: update case %s: %w", r.c.ID, err)
-			}
+			updates = append(updates, []any{r.c.ID, string(r.c.Direction), r.c.Overdue, r.c.Reminded, r.c.Level, r.c.Queue,
+				t(next), strings.Join(keys, ";")})
 			res.Cases++
+		}
+		if err := db.updateClocks(ctx, qq, updates); err != nil {
+			return err
 		}
 		if err := db.applyDeltas(ctx, qq, delta); err != nil {
 			return err
@@ -135,6 +135,33 @@ func (db *DB) sweepBatch(ctx context.Context, k *sla.Clock, now time.Time) (sla.
 		return sla.SweepResult{}, err
 	}
 	return res, nil
+}
+
+// updateClocks writes the clock state of the swept cases (rows of id, direction, overdue,
+// sla_reminded, sla_level, sla_queue, sla_next, sla_folded): UPDATE … FROM a VALUES list, a
+// statement per few thousand cases instead of a round trip each.
+func (db *DB) updateClocks(ctx context.Context, qq q, updates [][]any) error {
+	tuple := "(?, ?, CAST(? AS BOOLEAN), CAST(? AS INTEGER), CAST(? AS INTEGER), ?, " + db.dialect.timeParam() + ", ?)"
+	const width = 8
+	for lo := 0; lo < len(updates); lo += maxVarsPerStatement / width {
+		chunk := updates[lo:min(lo+maxVarsPerStatement/width, len(updates))]
+		var b strings.Builder
+		b.WriteString("WITH v (id, direction, overdue, reminded, level, queue, next, folded) AS (VALUES ")
+		args := make([]any, 0, width*len(chunk))
+		for i, u := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(tuple)
+			args = append(args, u...)
+		}
+		b.WriteString(`) UPDATE cases SET overdue = v.overdue, sla_reminded = v.reminded, sla_level = v.level, sla_queue = v.queue,
+			sla_next = v.next, sla_folded = v.folded FROM v WHERE cases.id = v.id AND cases.direction = v.direction`)
+		if _, err := qq.exec(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("sla sweep: update %d cases: %w", len(chunk), err)
+		}
+	}
+	return nil
 }
 
 // Aggregate keys, as sla_folded lists them (separated by ';'):
@@ -170,25 +197,58 @@ func (db *DB) applyDeltas(ctx context.Context, qq q, delta map[string]int64) err
 		}
 	}
 	sort.Strings(keys)
+	var board, counts [][]any
 	for _, key := range keys {
 		f := strings.Split(key, "|")
 		n := delta[key]
-		var err error
 		switch {
 		case f[0] == "b" && len(f) == 5:
-			_, err = qq.exec(ctx, `INSERT INTO sla_board (org_unit, direction, type, status, n) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (org_unit, direction, type, status) DO UPDATE SET n = sla_board.n + excluded.n`, f[1], f[2], f[3], f[4], n)
+			board = append(board, []any{f[1], f[2], f[3], f[4], n})
 		case f[0] == "a" && len(f) == 6:
 			var bucket int
-			fmt.Sscan(f[5], &bucket)
-			_, err = qq.exec(ctx, `INSERT INTO assess_counts (org_unit, month, type, metric, bucket, n) VALUES (?, ?, ?, ?, ?, ?)
-				ON CONFLICT (month, org_unit, type, metric, bucket) DO UPDATE SET n = assess_counts.n + excluded.n`,
-				f[1], f[2], f[3], f[4], bucket, n)
+			if _, err := fmt.Sscan(f[5], &bucket); err != nil {
+				return fmt.Errorf("sla sweep: malformed key %q", key)
+			}
+			counts = append(counts, []any{f[1], f[2], f[3], f[4], bucket, n})
 		default:
-			err = fmt.Errorf("malformed key %q", key)
+			return fmt.Errorf("sla sweep: malformed key %q", key)
 		}
-		if err != nil {
-			return fmt.Errorf("sla sweep: aggregates: %w", err)
+	}
+	// Each key appears once, so one multi-row upsert per table never touches a row twice.
+	if err := upsertRows(ctx, qq, "INSERT INTO sla_board (org_unit, direction, type, status, n) VALUES ",
+		" ON CONFLICT (org_unit, direction, type, status) DO UPDATE SET n = sla_board.n + excluded.n", board); err != nil {
+		return fmt.Errorf("sla sweep: board: %w", err)
+	}
+	if err := upsertRows(ctx, qq, "INSERT INTO assess_counts (org_unit, month, type, metric, bucket, n) VALUES ",
+		" ON CONFLICT (month, org_unit, type, metric, bucket) DO UPDATE SET n = assess_counts.n + excluded.n", counts); err != nil {
+		return fmt.Errorf("sla sweep: assessment counts: %w", err)
+	}
+	return nil
+}
+
+// upsertRows is insertRows with a conflict clause after each statement.
+func upsertRows(ctx context.Context, qq q, insert, conflict string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := len(rows[0])
+	tuple := "(?" + strings.Repeat(", ?", width-1) + ")"
+	per := maxVarsPerStatement / width
+	for lo := 0; lo < len(rows); lo += per {
+		chunk := rows[lo:min(lo+per, len(rows))]
+		var b strings.Builder
+		b.WriteString(insert)
+		args := make([]any, 0, width*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(tuple)
+			args = append(args, r...)
+		}
+		b.WriteString(conflict)
+		if _, err := qq.exec(ctx, b.String(), args...); err != nil {
+			return err
 		}
 	}
 	return nil
