@@ -93,6 +93,13 @@ type ReplySpec struct {
 	Fields         []FieldSpec `json:"fields,omitempty"`
 	ReasonRequired bool        `json:"reason_required,omitempty"`
 	ReasonOptions  []Option    `json:"reason_options,omitempty"` // empty: the reason is free text
+	// Interim marks a reply that keeps the case open (e.g. a petition accepted): it may be
+	// given once, before any other reply, and the type's deadlines that count from acceptance
+	// start at it. The case is answered by a later, final reply.
+	Interim bool `json:"interim,omitempty"`
+	// Requires names the interim reply that must have been given before this one (e.g. the
+	// outcome of a petition comes after its acceptance); "" for none.
+	Requires string `json:"requires,omitempty"`
 }
 
 // DeadlineStart is the moment a deadline counts from.
@@ -599,6 +606,24 @@ func checkType(t *CaseType) error {
 			return err
 		}
 	}
+	for _, r := range t.Replies {
+		if r.Requires == "" {
+			continue
+		}
+		if p := t.Reply(r.Requires); p == nil || !p.Interim || r.Interim {
+			return bad("答复“%s”须在中间答复之后作出，但“%s”不是该类型的中间答复", r.Value, r.Requires)
+		}
+	}
+	hasInterim, fromAcceptance := false, false
+	for _, r := range t.Replies {
+		hasInterim = hasInterim || r.Interim
+	}
+	for _, d := range t.Deadlines {
+		fromAcceptance = fromAcceptance || d.From == FromAcceptance
+	}
+	if hasInterim != fromAcceptance {
+		return bad("自受理起算的期限须（且只能）与中间答复“受理”一同规定")
+	}
 	if err := checkDeadlines(t, bad); err != nil {
 		return err
 	}
@@ -918,9 +943,9 @@ func catalogTypes() []CaseType {
 				dateField("petition_date", "信访日期", true), textField("summary", "信访事项摘要", true, 1000),
 				idNumberField(false), nameField()},
 			NeedsReply: true, Answer: AnswerStaff, Replies: []ReplySpec{
-				{Value: "accepted", Label: "受理", Fields: []FieldSpec{textField("handled_by", "承办单位", false, 100)}},
+				{Value: "accepted", Label: "受理", Interim: true, Fields: []FieldSpec{textField("handled_by", "承办单位", false, 100)}},
 				{Value: "declined", Label: "不予受理", ReasonRequired: true},
-				{Value: "outcome", Label: "办理结果", Fields: []FieldSpec{
+				{Value: "outcome", Label: "办理结果", Requires: "accepted", Fields: []FieldSpec{
 					textField("outcome", "办理结果", true, 2000), dateField("closed_on", "办结日期", true)}},
 			},
 			// Calendar days, as the petition regulations count them (docs/catalog.md).

@@ -604,6 +604,15 @@ func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 	if err := checkReply(ct, rd.Reply, rd.Fields); err != nil {
 		return nil, &refusal{err}
 	}
+	interim := n.isInterim(typ, rd.Reply)
+	var interimDue time.Time
+	if interim && rd.DueAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, rd.DueAt)
+		if err != nil {
+			return nil, refuse(yipanqi.EINVALID, "due_at", "答复中的办理期限“%s”不是 RFC 3339 时间", rd.DueAt)
+		}
+		interimDue = t
+	}
 	now := n.now()
 	receipt, rbody, err := n.seal(TypeReceipt, e.Subject, d.Src, rd.FromUnit, Hash(e), now,
 		receiptData{MessageID: e.ID, ReceivedAt: now.Format(time.RFC3339Nano)})
@@ -625,7 +634,19 @@ func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 		if err := tx.LogMessage(ctx, n.inMessage(d, e, typ, caseID), Hash(e), e.ReplyTo); err != nil {
 			return err
 		}
-		if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseReplied,
+		if interim {
+			// The case stays open for the final reply; the deadline that now runs is the
+			// receiver's.
+			if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseInProgress,
+				yipanqi.CaseSent, yipanqi.CaseDelivered); err != nil {
+				return err
+			}
+			if !interimDue.IsZero() {
+				if err := tx.SetCaseDue(ctx, caseID, yipanqi.Outgoing, interimDue, rd.DueProvisional); err != nil {
+					return err
+				}
+			}
+		} else if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseReplied,
 			yipanqi.CaseSent, yipanqi.CaseDelivered, yipanqi.CaseInProgress); err != nil {
 			return err
 		}

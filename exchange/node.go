@@ -266,6 +266,9 @@ type requestData struct {
 	FromUnit string          `json:"from_unit"`
 	Reply    string          `json:"reply,omitempty"`
 	Fields   json.RawMessage `json:"fields"`
+	// An interim reply (docs/workflows.md) carries the deadline that now runs, from it.
+	DueAt          string `json:"due_at,omitempty"`
+	DueProvisional bool   `json:"due_provisional,omitempty"`
 }
 
 // receiptData is the envelope data of a receipt.
@@ -603,18 +606,28 @@ func (n *Node) Reply(ctx context.Context, caseID, reply string, fields json.RawM
 		if err := json.Unmarshal(re.Data, &rd); err != nil {
 			return fmt.Errorf("exchange: reply: stored request %s data: %w", req.ID, err)
 		}
+		plan, err := n.planReply(ctx, tx, c, ct, reply)
+		if err != nil {
+			return err
+		}
 		// The state read above may have changed since (another replica answered): the
 		// update is conditional, and the loser gets the same conflict.
-		ok, err = tx.SetCaseState(ctx, caseID, yipanqi.Incoming, yipanqi.CaseReplied, yipanqi.CaseDelivered, yipanqi.CaseInProgress)
+		ok, err = tx.SetCaseState(ctx, caseID, yipanqi.Incoming, plan.to, plan.from...)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return replyConflict(caseID, yipanqi.CaseReplied)
 		}
+		out := requestData{FromUnit: c.OrgUnit, Reply: reply, Fields: fields}
+		if !plan.due.IsZero() {
+			if err := tx.SetCaseDue(ctx, caseID, yipanqi.Incoming, plan.due, plan.dueProvisional); err != nil {
+				return err
+			}
+			out.DueAt, out.DueProvisional = plan.due.Format(time.RFC3339Nano), plan.dueProvisional
+		}
 		// The reply names the case by the request's subject: the sender's case id.
-		e, body, err := n.seal(c.Type, re.Subject, c.PeerNode, rd.FromUnit, req.Hash, n.now(),
-			requestData{FromUnit: c.OrgUnit, Reply: reply, Fields: fields})
+		e, body, err := n.seal(c.Type, re.Subject, c.PeerNode, rd.FromUnit, req.Hash, n.now(), out)
 		if err != nil {
 			return err
 		}

@@ -206,3 +206,36 @@ func (db *DB) ServiceResults(ctx context.Context, scope yipanqi.Scope, idNumber 
 	}
 	return out, nil
 }
+
+// CaseReplies returns the replies logged on the case in direction dir (the answers of its
+// type, not receipts or notices), oldest first: what the engine reads to know whether an
+// interim reply was given (docs/workflows.md).
+func (tx *Tx) CaseReplies(ctx context.Context, caseID string, dir yipanqi.Direction, typ string) ([]*LoggedMessage, error) {
+	rows, err := tx.q.query(ctx, "SELECT "+messageColumns+` FROM messages
+		WHERE case_id = ? AND direction = ? AND type = ? AND reply_to <> '' ORDER BY recorded_at, id`, caseID, string(dir), typ)
+	if err != nil {
+		return nil, fmt.Errorf("replies of case %s: %w", caseID, err)
+	}
+	defer rows.Close()
+	var out []*LoggedMessage
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("replies of case %s: %w", caseID, err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// SetCaseDue sets the deadline of the case: a deadline that counts from an interim reply
+// (a petition's outcome, 60 days from its acceptance) replaces the first one. The deadline
+// clock looks at the case again (slaTouch).
+func (tx *Tx) SetCaseDue(ctx context.Context, caseID string, dir yipanqi.Direction, due time.Time, provisional bool) error {
+	t := tx.db.dialect.timeArg
+	if _, err := tx.q.exec(ctx, "UPDATE cases SET due_at = ?, due_provisional = ?, updated_at = ?, "+slaTouch+
+		" WHERE id = ? AND direction = ?", t(due), provisional, t(tx.db.now()), tx.db.slaNowArg(), caseID, string(dir)); err != nil {
+		return fmt.Errorf("set due of case %s: %w", caseID, err)
+	}
+	return nil
+}
