@@ -47,6 +47,13 @@ type Config struct {
 	Calendar  *calendar.Calendar   // default calendar.New()
 	Divisions *division.Tree       // names of units of other nodes; nil shows their codes
 	Status    *Node                // the operator's status page (/status, /healthz, /metrics); nil for none
+	// Trust is the region's trust list the node runs with and KeyID the id of the node's
+	// signing key; 系统管理 shows them (nil, "": not shown).
+	Trust *exchange.TrustList
+	KeyID string
+	// HolidaysFile is the calendar override file Calendar was loaded from ("" for none);
+	// 系统管理 shows its path and text.
+	HolidaysFile string
 	Now       func() time.Time     // default time.Now
 	Logger    *slog.Logger         // default slog.Default()
 	// Secure marks the cookies Secure (sent over HTTPS only): set it behind TLS.
