@@ -47,13 +47,6 @@ type Config struct {
 	Calendar  *calendar.Calendar   // default calendar.New()
 	Divisions *division.Tree       // names of units of other nodes; nil shows their codes
 	Status    *Node                // the operator's status page (/status, /healthz, /metrics); nil for none
-	// Trust is the region's trust list the node runs with and KeyID the id of the node's
-	// signing key; 系统管理 shows them (nil, "": not shown).
-	Trust *exchange.TrustList
-	KeyID string
-	// HolidaysFile is the calendar override file Calendar was loaded from ("" for none);
-	// 系统管理 shows its path and text.
-	HolidaysFile string
 	Now       func() time.Time     // default time.Now
 	Logger    *slog.Logger         // default slog.Default()
 	// Secure marks the cookies Secure (sent over HTTPS only): set it behind TLS.
@@ -68,6 +61,13 @@ type Config struct {
 	// FailDelay slows a failed sign-in down: the answer waits FailDelay times the user's
 	// consecutive failures (at most 5 times). Default 1s; tests set it small.
 	FailDelay time.Duration
+	// Trust is the region's trust list the node runs with and KeyID the id of the node's
+	// signing key; 系统管理 shows them (nil, "": not shown).
+	Trust *exchange.TrustList
+	KeyID string
+	// HolidaysFile is the calendar override file Calendar was loaded from ("" for none);
+	// 系统管理 shows its path and text.
+	HolidaysFile string
 }
 
 // App is the web application of one node: the Chinese pages staff use, behind sign-in.
