@@ -59,6 +59,7 @@ func (a *App) routes() []route {
 		{pattern: "POST /cases/{id}/{action}", allow: canSend, handle: a.caseAction},
 		{pattern: "GET /cases/{id}/messages/{mid}", handle: a.caseMessage},
 	}
+	rs = append(rs, a.oversightRoutes()...)
 	if a.cfg.Status != nil {
 		rs = append(rs, a.statusRoutes()...)
 	}
