@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"yipanqi"
+	"yipanqi/assess"
 	"yipanqi/calendar"
 	"yipanqi/division"
 	"yipanqi/exchange"
@@ -49,6 +50,9 @@ type Config struct {
 	Status    *Node                // the operator's status page (/status, /healthz, /metrics); nil for none
 	Now       func() time.Time     // default time.Now
 	Logger    *slog.Logger         // default slog.Default()
+	// AssessRules are the scoring rules of 考核 (docs/assessment.md); nil: the sample rules,
+	// assess.DefaultRules().
+	AssessRules *assess.Rules
 	// Secure marks the cookies Secure (sent over HTTPS only): set it behind TLS.
 	Secure bool
 	// IdleTimeout ends a session after this long without a request; default 30 minutes.
