@@ -391,10 +391,7 @@ func (n *Node) SendMany(ctx context.Context, batch []NewCase) error {
 		if err != nil {
 			return &manyError{i: i, total: len(batch), err: err}
 		}
-		c := nc.Case
-		req.items[i] = sendItem{c: c, m: n.outMessage(e, c.Type, c.ID, body), hash: Hash(e), subject: Subject(c.PeerNode, n.code, c.Type),
-			audit: &yipanqi.AuditEntry{Actor: actorOf(ctx), Action: "case.sent", Object: c.ID, OrgUnit: c.OrgUnit,
-				Reason: "发往 " + c.PeerUnit}}
+		req.items[i] = n.sendItem(ctx, nc.Case, e, body)
 	}
 	n.sendMu.Lock()
 	n.sendQueue = append(n.sendQueue, req)
@@ -415,6 +412,13 @@ func (n *Node) SendMany(ctx context.Context, batch []NewCase) error {
 			n.leadSends()
 		}
 	}
+}
+
+// sendItem is the prepared case c (prepareSend made e and body) ready to store.
+func (n *Node) sendItem(ctx context.Context, c *yipanqi.Case, e *Envelope, body []byte) sendItem {
+	return sendItem{c: c, m: n.outMessage(e, c.Type, c.ID, body), hash: Hash(e), subject: Subject(c.PeerNode, n.code, c.Type),
+		audit: &yipanqi.AuditEntry{Actor: actorOf(ctx), Action: "case.sent", Object: c.ID, OrgUnit: c.OrgUnit,
+			Reason: "发往 " + c.PeerUnit}}
 }
 
 // sendReq is one Send or SendMany call waiting for its group's commit.
@@ -495,29 +499,38 @@ func (n *Node) commitSends(ctx context.Context, reqs []*sendReq) error {
 		tl := &timeline{}
 		for _, r := range reqs {
 			for i, it := range r.items {
-				note := "发往 " + it.c.PeerUnit
-				if ct := n.cfg.Types[it.c.Type]; ct.Spec != nil && ct.Spec.Sensitive {
-					consent, err := n.consentFor(ctx, tx, it.c, at)
-					if err != nil {
-						return &manyError{i: i, total: len(r.items), err: err}
-					}
-					note += fmt.Sprintf("，依据本人单独同意（同意书 %d）", consent.ID)
-				}
-				tl.add(&yipanqi.CaseEvent{CaseID: it.c.ID, At: at, Kind: yipanqi.CaseEventSent, Actor: it.audit.Actor,
-					Node: n.code, OrgUnit: it.c.OrgUnit, Note: note})
-				if err := tx.CreateCase(ctx, it.c); err != nil {
+				if err := n.storeSend(ctx, tx, it, at, tl); err != nil {
 					return &manyError{i: i, total: len(r.items), err: err}
-				}
-				if err := tx.Enqueue(ctx, it.m, it.hash, "", it.subject); err != nil {
-					return err
-				}
-				if err := tx.Audit(ctx, it.audit); err != nil {
-					return err
 				}
 			}
 		}
 		return tx.AddCaseEvents(ctx, tl.events)
 	})
+}
+
+// storeSend stores one prepared outgoing case in tx: its consent checked if its type needs
+// one, the case, its message and outbox row, the audit entry, and its event on tl.
+func (n *Node) storeSend(ctx context.Context, tx *sqlstore.Tx, it sendItem, at time.Time, tl *timeline) error {
+	note := "发往 " + it.c.PeerUnit
+	if ct := n.cfg.Types[it.c.Type]; ct.Spec != nil && ct.Spec.Sensitive {
+		consent, err := n.consentFor(ctx, tx, it.c, at)
+		if err != nil {
+			return err
+		}
+		note += fmt.Sprintf("，依据本人单独同意（同意书 %d）", consent.ID)
+	}
+	if err := tx.CreateCase(ctx, it.c); err != nil {
+		return err
+	}
+	if err := tx.Enqueue(ctx, it.m, it.hash, "", it.subject); err != nil {
+		return err
+	}
+	if err := tx.Audit(ctx, it.audit); err != nil {
+		return err
+	}
+	tl.add(&yipanqi.CaseEvent{CaseID: it.c.ID, At: at, Kind: yipanqi.CaseEventSent, Actor: it.audit.Actor,
+		Node: n.code, OrgUnit: it.c.OrgUnit, Note: note})
+	return nil
 }
 
 // manyError names the case of a SendMany batch that was refused; its code and message are

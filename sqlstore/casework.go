@@ -72,6 +72,15 @@ func (db *DB) CaseTimeline(ctx context.Context, scope yipanqi.Scope, caseID stri
 // says whether the node holds an org unit at code itself; unit is "" when no unit on the path
 // is active. One query whatever the depth.
 func (db *DB) RouteUnit(ctx context.Context, code string) (unit string, held bool, err error) {
+	return db.routeUnit(ctx, db.q(), code)
+}
+
+// RouteUnit is DB.RouteUnit read in the transaction.
+func (tx *Tx) RouteUnit(ctx context.Context, code string) (unit string, held bool, err error) {
+	return tx.db.routeUnit(ctx, tx.q, code)
+}
+
+func (db *DB) routeUnit(ctx context.Context, qq q, code string) (unit string, held bool, err error) {
 	if !yipanqi.ValidDivisionCode(code) {
 		return "", false, nil
 	}
@@ -81,7 +90,7 @@ func (db *DB) RouteUnit(ctx context.Context, code string) (unit string, held boo
 			path = append(path, code[:n])
 		}
 	}
-	rows, err := db.q().query(ctx, "SELECT code, active FROM org_units WHERE code IN (?"+strings.Repeat(", ?", len(path)-1)+")", path...)
+	rows, err := qq.query(ctx, "SELECT code, active FROM org_units WHERE code IN (?"+strings.Repeat(", ?", len(path)-1)+")", path...)
 	if err != nil {
 		return "", false, fmt.Errorf("route %s: %w", code, err)
 	}
@@ -238,4 +247,14 @@ func (tx *Tx) SetCaseDue(ctx context.Context, caseID string, dir yipanqi.Directi
 		return fmt.Errorf("set due of case %s: %w", caseID, err)
 	}
 	return nil
+}
+
+// RecordFlow is DB.RecordFlow in the transaction, for a caller that commits more with it (the
+// exchange's move.notice); it returns the person as found before the change. Errors as for
+// DB.RecordFlow.
+func (tx *Tx) RecordFlow(ctx context.Context, scope yipanqi.Scope, idNumber string, ev *yipanqi.FlowEvent) (*yipanqi.Person, error) {
+	if err := checkScope(scope); err != nil {
+		return nil, err
+	}
+	return tx.db.recordFlow(ctx, tx.q, scope, idNumber, ev)
 }

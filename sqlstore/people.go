@@ -219,42 +219,49 @@ func (db *DB) FlowHistory(ctx context.Context, scope yipanqi.Scope, idNumber str
 // "person.flow" by the actor in ctx (yipanqi.NewContextWithUser) commit together. EINVALID
 // for an unknown kind, a missing date or a destination that is not a division code.
 func (db *DB) RecordFlow(ctx context.Context, scope yipanqi.Scope, idNumber string, ev *yipanqi.FlowEvent) error {
+	return db.inTx(ctx, func(qq q) error {
+		_, err := db.recordFlow(ctx, qq, scope, idNumber, ev)
+		return err
+	})
+}
+
+// recordFlow is RecordFlow inside a transaction (Tx.RecordFlow calls it too); it returns the
+// person as found before the change.
+func (db *DB) recordFlow(ctx context.Context, qq q, scope yipanqi.Scope, idNumber string, ev *yipanqi.FlowEvent) (*yipanqi.Person, error) {
 	if ev.Kind.Label() == "" {
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "kind", "流动类型“%s”无效：应为流入、离开、再流动或返乡", ev.Kind)
+		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "kind", "流动类型“%s”无效：应为流入、离开、再流动或返乡", ev.Kind)
 	}
 	if ev.On.IsZero() {
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "on", "流动日期不能为空")
+		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "on", "流动日期不能为空")
 	}
 	if ev.ToCode != "" && !yipanqi.ValidDivisionCode(ev.ToCode) {
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "to_code", "流向地区划代码“%s”无效", ev.ToCode)
+		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "to_code", "流向地区划代码“%s”无效", ev.ToCode)
 	}
 	actor, unit := actorFrom(ctx)
-	return db.inTx(ctx, func(qq q) error {
-		p, err := db.findPerson(ctx, qq, scope, idNumber)
-		if err != nil {
-			return err
-		}
-		if ev.FromCode == "" {
-			ev.FromCode = p.ResidenceCode
-		}
-		residence := p.ResidenceCode
-		if (ev.Kind == yipanqi.FlowArrived || ev.Kind == yipanqi.FlowMovedOn) && ev.ToCode != "" {
-			residence = ev.ToCode
-		}
-		now := db.now()
-		ev.PersonID, ev.RecordedAt = p.ID, now
-		if err := qq.row(ctx, `INSERT INTO flow_events (person_id, kind, on_date, from_code, to_code, note, recorded_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, p.ID, string(ev.Kind), ev.On, ev.FromCode, ev.ToCode, ev.Note,
-			db.dialect.timeArg(now)).Scan(&ev.ID); err != nil {
-			return fmt.Errorf("record flow: %w", err)
-		}
-		if _, err := qq.exec(ctx, `UPDATE people SET flow_status = ?, residence_code = ?, version = version + 1,
-			updated_at = ? WHERE id = ?`, string(ev.Kind), residence, db.dialect.timeArg(now), p.ID); err != nil {
-			return fmt.Errorf("record flow: %w", err)
-		}
-		return db.audit(ctx, qq, &yipanqi.AuditEntry{At: now, Actor: actor, OrgUnit: unit,
-			Action: "person.flow", Object: idNumber, Reason: string(ev.Kind)})
-	})
+	p, err := db.findPerson(ctx, qq, scope, idNumber)
+	if err != nil {
+		return nil, err
+	}
+	if ev.FromCode == "" {
+		ev.FromCode = p.ResidenceCode
+	}
+	residence := p.ResidenceCode
+	if (ev.Kind == yipanqi.FlowArrived || ev.Kind == yipanqi.FlowMovedOn) && ev.ToCode != "" {
+		residence = ev.ToCode
+	}
+	now := db.now()
+	ev.PersonID, ev.RecordedAt = p.ID, now
+	if err := qq.row(ctx, `INSERT INTO flow_events (person_id, kind, on_date, from_code, to_code, note, recorded_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, p.ID, string(ev.Kind), ev.On, ev.FromCode, ev.ToCode, ev.Note,
+		db.dialect.timeArg(now)).Scan(&ev.ID); err != nil {
+		return nil, fmt.Errorf("record flow: %w", err)
+	}
+	if _, err := qq.exec(ctx, `UPDATE people SET flow_status = ?, residence_code = ?, version = version + 1,
+		updated_at = ? WHERE id = ?`, string(ev.Kind), residence, db.dialect.timeArg(now), p.ID); err != nil {
+		return nil, fmt.Errorf("record flow: %w", err)
+	}
+	return p, db.audit(ctx, qq, &yipanqi.AuditEntry{At: now, Actor: actor, OrgUnit: unit,
+		Action: "person.flow", Object: idNumber, Reason: string(ev.Kind)})
 }
 
 // ExportPeople calls fn for every person in scope, ordered by ID number, streaming from the
