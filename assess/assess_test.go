@@ -148,3 +148,11 @@ func TestBuild(t *testing.T) {
 		t.Errorf("median of 6×3 and 4×20 = %v, want 3", a.Figures.MedianReplyDays)
 	}
 }
+
+func TestPeriodsOfMonth(t *testing.T) {
+	for m, want := range map[string]string{"2026-01": "2026-01 2026-Q1 2026", "2026-08": "2026-08 2026-Q3 2026", "2026-12": "2026-12 2026-Q4 2026"} {
+		if got := strings.Join(assess.PeriodsOfMonth(m), " "); got != want {
+			t.Errorf("PeriodsOfMonth(%s) = %s, want %s", m, got, want)
+		}
+	}
+}

@@ -140,3 +140,13 @@ func (p Period) Contained() []string {
 
 // MonthOf is the month key ("YYYY-MM", Asia/Shanghai) of t.
 func MonthOf(t time.Time) string { return t.In(calendar.Shanghai()).Format("2006-01") }
+
+// PeriodsOfMonth are the periods a count of month m ("YYYY-MM") is kept under: the month,
+// its quarter and its year.
+func PeriodsOfMonth(m string) []string {
+	if len(m) != 7 {
+		return []string{m}
+	}
+	q := (int(m[5]-'0')*10 + int(m[6]-'0') + 2) / 3
+	return []string{m, fmt.Sprintf("%s-Q%d", m[:4], q), m[:4]}
+}

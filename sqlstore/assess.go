@@ -16,31 +16,21 @@ import (
 )
 
 // Assessment (docs/assessment.md): the figures come from assess_counts, which the deadline
-// clock's sweep keeps (sla.go), by holding unit and month; a report sums the period's months
-// and rolls the units up the tree in Go (assess.Build). Manual entries live in
+// clock's sweep keeps (sla.go), by holding unit and period (month, quarter, year); a report
+// reads its period's rows and rolls the units up the tree in Go (assess.Build). Manual entries live in
 // assess_adjustments.
 
-// monthsIn is "month IN (?, …)" and its arguments for the period's months.
-func monthsIn(p assess.Period) (string, []any) {
-	ms := p.Months()
-	args := make([]any, len(ms))
-	for i, m := range ms {
-		args[i] = m
-	}
-	return "month IN (?" + strings.Repeat(", ?", len(ms)-1) + ")", args
-}
-
-// AssessmentCounts returns the kept counts of period p for the units in scope, summed over
-// its months, by holding unit, type, metric and bucket. Counts only: no audit entry.
+// AssessmentCounts returns the kept counts of period p for the units in scope (the period's
+// own rows: a case counts in its month, quarter and year), by holding unit, type, metric and
+// bucket. Counts only: no audit entry.
 // EFORBIDDEN for the zero Scope.
 func (db *DB) AssessmentCounts(ctx context.Context, scope yipanqi.Scope, p assess.Period) ([]assess.Count, error) {
 	if err := checkScope(scope); err != nil {
 		return nil, err
 	}
 	lo, hi := scope.Range()
-	in, args := monthsIn(p)
-	rows, err := db.q().query(ctx, `SELECT org_unit, type, metric, bucket, CAST(SUM(n) AS BIGINT) FROM assess_counts
-		WHERE `+in+` AND org_unit >= ? AND org_unit < ? GROUP BY org_unit, type, metric, bucket`, append(args, lo, hi)...)
+	rows, err := db.q().query(ctx, `SELECT org_unit, type, metric, bucket, n FROM assess_counts
+		WHERE period = ? AND org_unit >= ? AND org_unit < ? AND n <> 0`, p.String(), lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("assessment counts: %w", err)
 	}

@@ -167,7 +167,7 @@ func (db *DB) updateClocks(ctx context.Context, qq q, updates [][]any) error {
 // Aggregate keys, as sla_folded lists them (separated by ';'):
 //
 //	b|org_unit|direction|type|status          a row of sla_board
-//	a|org_unit|month|type|metric|bucket       a row of assess_counts
+//	a|org_unit|period|type|metric|bucket      a row of assess_counts (month, quarter and year)
 func slaKeys(c *sla.Case, a *assess.Case, k *sla.Clock) []string {
 	var keys []string
 	if sla.Open(c.State) && !c.DueAt.IsZero() {
@@ -175,7 +175,9 @@ func slaKeys(c *sla.Case, a *assess.Case, k *sla.Clock) []string {
 	}
 	a.Type, a.Direction, a.State, a.DueAt, a.Overdue = c.Type, c.Direction, c.State, c.DueAt, c.Overdue
 	for _, x := range assess.Tally(a, k.Calendar()) {
-		keys = append(keys, fmt.Sprintf("a|%s|%s|%s|%s|%d", c.OrgUnit, x.Month, c.Type, x.Metric, x.Bucket))
+		for _, p := range assess.PeriodsOfMonth(x.Month) {
+			keys = append(keys, fmt.Sprintf("a|%s|%s|%s|%s|%d", c.OrgUnit, p, c.Type, x.Metric, x.Bucket))
+		}
 	}
 	return keys
 }
@@ -219,8 +221,8 @@ func (db *DB) applyDeltas(ctx context.Context, qq q, delta map[string]int64) err
 		" ON CONFLICT (org_unit, direction, type, status) DO UPDATE SET n = sla_board.n + excluded.n", board); err != nil {
 		return fmt.Errorf("sla sweep: board: %w", err)
 	}
-	if err := upsertRows(ctx, qq, "INSERT INTO assess_counts (org_unit, month, type, metric, bucket, n) VALUES ",
-		" ON CONFLICT (month, org_unit, type, metric, bucket) DO UPDATE SET n = assess_counts.n + excluded.n", counts); err != nil {
+	if err := upsertRows(ctx, qq, "INSERT INTO assess_counts (org_unit, period, type, metric, bucket, n) VALUES ",
+		" ON CONFLICT (period, org_unit, type, metric, bucket) DO UPDATE SET n = assess_counts.n + excluded.n", counts); err != nil {
 		return fmt.Errorf("sla sweep: assessment counts: %w", err)
 	}
 	return nil

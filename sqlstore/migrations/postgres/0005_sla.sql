@@ -41,16 +41,18 @@ CREATE TABLE sla_board (
     PRIMARY KEY (org_unit, direction, type, status)
 );
 
--- Assessment figures of received cases by holder, month (Asia/Shanghai, 'YYYY-MM'), type,
--- metric and bucket (working days to reply for metric reply_days, else 0). Counts only.
+-- Assessment figures of received cases by holder, period (Asia/Shanghai: each case counts in
+-- its month 'YYYY-MM', that month's quarter 'YYYY-Qn' and year 'YYYY', so a report of any
+-- period reads its own rows), type, metric and bucket (working days to reply for metric
+-- reply_days, else 0). Counts only.
 CREATE TABLE assess_counts (
     org_unit TEXT NOT NULL,
-    month    TEXT NOT NULL,
+    period   TEXT NOT NULL,
     type     TEXT NOT NULL,
     metric   TEXT NOT NULL,
     bucket   INTEGER NOT NULL,
     n        BIGINT NOT NULL,
-    PRIMARY KEY (month, org_unit, type, metric, bucket)
+    PRIMARY KEY (period, org_unit, type, metric, bucket)
 );
 
 -- Manual bonus points and deductions, entered by the level above with a reason (audited).
