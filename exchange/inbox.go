@@ -356,8 +356,11 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 	if !yipanqi.ValidDivisionCode(rd.FromUnit) || rd.FromUnit[:2] != d.Src {
 		return nil, refuse(yipanqi.EINVALID, "from_unit", "发文单位“%s”无效或不属于来源节点 %s", rd.FromUnit, d.Src)
 	}
-	// The catalog's check, as Send made it at the sender: a sender on an older or tampered
-	// build may have skipped it.
+	// The catalog's checks, as Send made them at the sender: a sender on an older or
+	// tampered build may have skipped them.
+	if err := checkSides(ct, rd.FromUnit, e.Unit); err != nil {
+		return nil, &refusal{err}
+	}
 	idNumber, err := checkFields(ct, rd.Fields)
 	if err != nil {
 		return nil, &refusal{err}

@@ -559,6 +559,9 @@ func (n *Node) prepareSend(c *yipanqi.Case, fields json.RawMessage) (*Envelope, 
 	if !validNodeCode(c.PeerNode) || !yipanqi.ValidDivisionCode(c.PeerUnit) || c.PeerUnit[:2] != c.PeerNode {
 		return nil, nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "peer_unit", "受理单位“%s”不在目的节点“%s”的辖区内", c.PeerUnit, c.PeerNode)
 	}
+	if err := checkSides(ct, c.OrgUnit, c.PeerUnit); err != nil {
+		return nil, nil, err
+	}
 	idNumber, err := checkFields(ct, fields)
 	if err != nil {
 		return nil, nil, err
