@@ -63,6 +63,7 @@ type Node struct {
 	Transport  *exchange.Transport
 	Engine     *exchange.Node
 	Status     *web.Node
+	App        *web.App // the web application, served under /<code>/
 
 	scope   yipanqi.Scope
 	targets []target // people it holds whose hometown is another node
@@ -88,6 +89,11 @@ type Region struct {
 	wg      sync.WaitGroup
 	replies *replier
 	runErr  chan error
+	// manual are the townships of the demo accounts: the simulated staff leave their cases
+	// for a person to answer.
+	manual map[string]bool
+	// Accounts are the demo accounts by node code.
+	Accounts map[string][]Account
 }
 
 // caseTypes is the table the demo's engines use.
@@ -129,7 +135,8 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 	}
 
 	rctx, stop := context.WithCancel(context.Background())
-	r = &Region{cfg: cfg, byCode: map[string]*Node{}, ctx: rctx, stop: stop, runErr: make(chan error, len(codes))}
+	r = &Region{cfg: cfg, byCode: map[string]*Node{}, ctx: rctx, stop: stop, runErr: make(chan error, len(codes)),
+		manual: map[string]bool{}, Accounts: map[string][]Account{}}
 	defer func() {
 		if err != nil {
 			r.Close()
@@ -175,6 +182,22 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 		r.Nodes = append(r.Nodes, n)
 		r.byCode[code] = n
 	}
+	// The demo accounts (one password hash for all: they share the documented password) and
+	// the walk-through's people, before the engines and the simulated staff start.
+	hash, err := web.HashPassword(DemoPassword)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range r.Nodes {
+		if r.Accounts[n.Code], err = r.makeAccounts(ctx, n, hash); err != nil {
+			return nil, err
+		}
+	}
+	if n := r.byCode[WalkResidence[:2]]; n != nil && r.byCode[WalkHometown[:2]] != nil {
+		if err := addWalkPeople(ctx, n.DB, cfg.Now()); err != nil {
+			return nil, fmt.Errorf("demo: walk-through people: %w", err)
+		}
+	}
 	for _, n := range r.Nodes {
 		if err := r.loadTargets(ctx, n); err != nil {
 			return nil, fmt.Errorf("demo: node %s: %w", n.Code, err)
@@ -201,6 +224,7 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 		if err := r.serveHTTP(); err != nil {
 			return nil, err
 		}
+		printAccounts(cfg.Out, r.HTTPAddr, r.Nodes, r.Accounts)
 	}
 	return r, nil
 }
@@ -255,6 +279,12 @@ func (r *Region) openNode(ctx context.Context, code, name, url string) (*Node, e
 		return nil, err
 	}
 	n.Status = &web.Node{Code: code, Name: name, Store: db, Types: typeNames(), NATS: health, InboxLag: lag, Now: r.cfg.Now}
+	n.App, err = web.New(web.Config{Code: code, Name: name, BasePath: "/" + code, Store: db, Node: n.Engine,
+		Divisions: r.cfg.Tree, Status: n.Status, Now: r.cfg.Now, Logger: r.cfg.Logger})
+	if err != nil {
+		n.close()
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -288,13 +318,14 @@ func (r *Region) orgUnits(ctx context.Context, n *Node) error {
 	return n.DB.UpsertOrgUnits(ctx, units)
 }
 
-// serveHTTP starts one HTTP server: the region's index at "/" and each node under "/<code>/".
+// serveHTTP starts one HTTP server: the region's index at "/" and each node's web
+// application (with its status page at /<code>/status/) under "/<code>/".
 func (r *Region) serveHTTP() error {
 	mux := http.NewServeMux()
 	var nodes []*web.Node
 	for _, n := range r.Nodes {
 		nodes = append(nodes, n.Status)
-		mux.Handle("/"+n.Code+"/", http.StripPrefix("/"+n.Code, web.Handler(n.Status)))
+		mux.Handle("/"+n.Code+"/", http.StripPrefix("/"+n.Code, n.App))
 	}
 	mux.Handle("/", web.Index("一盘棋 · 泛珠三角区域演示", nodes))
 	l, err := net.Listen("tcp", r.cfg.HTTP)

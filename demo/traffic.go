@@ -35,6 +35,9 @@ func (r *Region) loadTargets(ctx context.Context, n *Node) error {
 		}
 		for _, p := range page {
 			home := p.HukouCode[:2]
+			if r.manual[p.HukouCode[:min(len(p.HukouCode), 9)]] {
+				continue // a demo account's township: its cases are a person's to answer
+			}
 			if _, ok := r.byCode[home]; ok && home != n.Code && len(n.targets) < maxTargets {
 				n.targets = append(n.targets, target{p.IDNumber, p.Name, p.HukouCode, p.HukouAddress, p.ResidenceCode})
 			}
@@ -263,6 +266,9 @@ func (rp *replier) answer(j replyJob) {
 	}
 	if c.State != yipanqi.CaseDelivered && c.State != yipanqi.CaseInProgress {
 		return // answered already (a resumed case the engine saw again)
+	}
+	if rp.r.manual[c.OrgUnit] {
+		return // a demo account's township: a person answers it
 	}
 	var req map[string]string
 	_ = json.Unmarshal(c.Data, &req) // fields the demo sent itself; a missing one just stays ""

@@ -31,7 +31,8 @@ const serveUsage = `用法：
   --nats-url    区域 NATS 集群地址（可用逗号分隔多个），覆盖配置文件中的 [nats]，不再使用内嵌服务器
   --nats-creds  本节点的 NATS 凭据文件（.creds），覆盖配置文件中的 nats.creds
 运行一个省级节点：数据库、与区域 NATS 的消息交换（发件箱转发与收件处理），以及
-HTTP 状态页（/）、健康检查（/healthz）与监控指标（/metrics）。配置文件格式见
+网页应用（/，工作人员登录后使用）、状态页（/status/）、健康检查（/healthz）与监控指标（/metrics）。
+网页用户用 yipanqi user add 新增。配置文件格式见
 deploy/node.sample.toml 与 docs/serve.md。按 Ctrl-C 或发送 SIGTERM 平稳停止。`
 
 // serveConfig is the node's TOML configuration (deploy/node.sample.toml). Relative paths
@@ -72,6 +73,9 @@ type serveConfig struct {
 	} `toml:"keys"`
 	HTTP struct {
 		Listen string `toml:"listen"`
+		// SecureCookies marks the sign-in cookies Secure: set it when the node is reached
+		// over HTTPS (a TLS-terminating proxy in front).
+		SecureCookies bool `toml:"secure_cookies"`
 	} `toml:"http"`
 }
 
@@ -374,12 +378,21 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return confErrorf(file, "http.listen", "无法监听 %s：%v", c.HTTP.Listen, err)
 	}
-	srv := &http.Server{Handler: web.Handler(status), ReadHeaderTimeout: 10 * time.Second}
+	tree, err := loadDivisions(env)
+	if err != nil {
+		return err
+	}
+	app, err := web.New(web.Config{Code: c.Node.Code, Name: c.Node.Name, Store: db, Node: node, Divisions: tree,
+		Status: status, Now: env.Now, Logger: logger, Secure: c.HTTP.SecureCookies})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(l) }()
 
-	fmt.Fprintf(env.Stdout, "节点 %s %s 已启动：状态页 http://%s/  数据库 %s  NATS %s  %s\n",
-		c.Node.Code, c.Node.Name, l.Addr(), db, redactedURL(url), units)
+	fmt.Fprintf(env.Stdout, "节点 %s %s 已启动：网页 http://%s/  状态页 http://%s/status/  数据库 %s  NATS %s  %s\n",
+		c.Node.Code, c.Node.Name, l.Addr(), l.Addr(), db, redactedURL(url), units)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -76,7 +76,7 @@ func TestServe(t *testing.T) {
 	done := make(chan int, 1)
 	go func() { done <- Main(ctx, realEnv(&out, &errOut), []string{"serve", "--config", conf}) }()
 
-	addrRE := regexp.MustCompile(`状态页 http://(\S+)/`)
+	addrRE := regexp.MustCompile(`网页 http://(\S+)/ `)
 	var addr string
 	deadline := time.Now().Add(time.Minute)
 	for addr == "" {
@@ -103,7 +103,7 @@ func TestServe(t *testing.T) {
 			t.Errorf("/metrics: no %s in:\n%s", want, metrics)
 		}
 	}
-	page := mustGet(t, "http://"+addr+"/", 200)
+	page := mustGet(t, "http://"+addr+"/status/", 200)
 	for _, want := range []string{"广东（44）节点状态", "发件箱待发", "没有死信"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/: no %q in:\n%s", want, page)
