@@ -60,6 +60,7 @@ func (a *App) routes() []route {
 		{pattern: "GET /cases/{id}/messages/{mid}", handle: a.caseMessage},
 	}
 	rs = append(rs, a.oversightRoutes()...)
+	rs = append(rs, a.peopleRoutes()...)
 	if a.cfg.Status != nil {
 		rs = append(rs, a.statusRoutes()...)
 	}
