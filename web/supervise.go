@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 
 	"yipanqi"
 	"yipanqi/sla"
@@ -19,7 +20,7 @@ var supervisors = roles(yipanqi.RoleCountySupervisor, yipanqi.RoleCitySupervisor
 // oversightRoutes are the pages of supervision (督办), assessment (考核), statistics (统计) and
 // the public directory (名录).
 func (a *App) oversightRoutes() []route {
-	return append(a.superviseRoutes(), a.assessRoutes()...)
+	return slices.Concat(a.superviseRoutes(), a.assessRoutes(), a.statsRoutes())
 }
 
 // superviseRoutes are 督办: the board of the user's subtree and the cases behind each figure.
