@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"yipanqi"
 )
@@ -100,4 +101,70 @@ func (db *DB) CertificateInScope(ctx context.Context, scope yipanqi.Scope, numbe
 		return nil, err
 	}
 	return c, nil
+}
+
+// CertificateHandover is the record that a certificate was handed to its holder.
+type CertificateHandover struct {
+	Number     string
+	HandedOn   yipanqi.Date
+	OrgUnit    string // the unit that handed it over
+	RecordedBy string
+	RecordedAt time.Time
+}
+
+// RecordCertificateHandover records that the certificate with the number, which the scope
+// may see (as CertificateInScope), was handed to its holder on the day by the unit of the
+// scope; a later record replaces an earlier one. EINVALID naming "handed_on" for a missing
+// day, one after today or before the issue; ENOTFOUND for a number the scope may not see;
+// ECONFLICT for a revoked certificate. The record and its audit entry
+// "certificate.handover" (object: the number) commit together. EFORBIDDEN for the zero Scope.
+func (db *DB) RecordCertificateHandover(ctx context.Context, scope yipanqi.Scope, number string, on yipanqi.Date) error {
+	if err := checkScope(scope); err != nil {
+		return err
+	}
+	switch {
+	case on.IsZero():
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "handed_on", "交付日期不能为空")
+	case db.today().Before(on):
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "handed_on", "交付日期 %s 晚于今天", on)
+	}
+	actor, _ := actorFrom(ctx)
+	lo, hi := scope.Range()
+	now := db.now()
+	return db.inTx(ctx, func(qq q) error {
+		var revoked bool
+		var issued yipanqi.Date
+		if err := qq.row(ctx, "SELECT revoked, issued_on FROM certificates WHERE number = ? AND "+certInScope,
+			number, lo, hi, lo, hi).Scan(&revoked, &issued); err != nil {
+			return notFound(fmt.Errorf("record handover: %w", err), "未找到婚育证明“%s”，或它不在您的管辖范围内", number)
+		}
+		if revoked {
+			return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "number", "婚育证明“%s”已注销，不能交付", number)
+		}
+		if on.Before(issued) {
+			return yipanqi.FieldErrorf(yipanqi.EINVALID, "handed_on", "交付日期 %s 早于签发日期 %s", on, issued)
+		}
+		t := db.dialect.timeArg(now)
+		if _, err := qq.exec(ctx, `INSERT INTO certificate_handovers (number, handed_on, org_unit, recorded_by, recorded_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET handed_on = excluded.handed_on,
+			org_unit = excluded.org_unit, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at`,
+			number, on, scope.Unit(), actor, t); err != nil {
+			return fmt.Errorf("record handover: %w", err)
+		}
+		return db.audit(ctx, qq, &yipanqi.AuditEntry{At: now, Actor: actor, OrgUnit: scope.Unit(), Action: "certificate.handover",
+			Object: number, Reason: "handed_on=" + on.String()})
+	})
+}
+
+// CertificateHandoverOf returns the hand-over record of the certificate with the number.
+// ENOTFOUND when none is recorded. It reads no personal data (the caller has read the
+// certificate, audited), so it writes no audit entry.
+func (db *DB) CertificateHandoverOf(ctx context.Context, number string) (*CertificateHandover, error) {
+	h := &CertificateHandover{}
+	err := db.q().row(ctx, "SELECT number, handed_on, org_unit, recorded_by, recorded_at FROM certificate_handovers WHERE number = ?",
+		number).Scan(&h.Number, &h.HandedOn, &h.OrgUnit, &h.RecordedBy, timeCol{&h.RecordedAt})
+	if err != nil {
+		return nil, notFound(fmt.Errorf("certificate handover: %w", err), "婚育证明“%s”尚未登记交付", number)
+	}
+	return h, nil
 }

@@ -124,4 +124,31 @@ func testWebPeople(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	if n := countAction(cert.Number, "certificate.view"); n != views+2 {
 		t.Fatalf("out-of-scope lookups wrote %d certificate.view entries", n-views-2)
 	}
+
+	// Hand-over: only where the certificate is visible, on a day between issue and today.
+	_, err = db.CertificateHandoverOf(ctx(), cert.Number)
+	wantCode(t, err, yipanqi.ENOTFOUND)
+	wantCode(t, db.RecordCertificateHandover(uctx, MustScope(t, townshipB), cert.Number, certToday), yipanqi.ENOTFOUND)
+	wantCode(t, db.RecordCertificateHandover(uctx, scopeA, cert.Number, certToday.AddDays(1)), yipanqi.EINVALID)
+	wantCode(t, db.RecordCertificateHandover(uctx, scopeA, cert.Number, cert.IssuedOn.AddDays(-1)), yipanqi.EINVALID)
+	wantCode(t, db.RecordCertificateHandover(uctx, scopeA, cert.Number, yipanqi.Date{}), yipanqi.EINVALID)
+	if _, err := db.CertificateHandoverOf(ctx(), cert.Number); yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+		t.Fatalf("a refused hand-over was stored: %v", err)
+	}
+	for _, day := range []yipanqi.Date{certToday.AddDays(-1), certToday} { // the second replaces the first
+		if err := db.RecordCertificateHandover(uctx, scopeA, cert.Number, day); err != nil {
+			t.Fatalf("record hand-over: %v", err)
+		}
+	}
+	h, err := db.CertificateHandoverOf(ctx(), cert.Number)
+	if err != nil || h.HandedOn != certToday || h.OrgUnit != townshipA || h.RecordedBy != clerk.Username {
+		t.Fatalf("hand-over = %+v (%v), want %s by %s of %s", h, err, certToday, clerk.Username, townshipA)
+	}
+	if countAction(cert.Number, "certificate.handover") != 2 {
+		t.Fatal("hand-overs were not audited")
+	}
+	if err := db.RevokeCertificate(uctx, cert.Number, "测试"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, db.RecordCertificateHandover(uctx, scopeA, cert.Number, certToday), yipanqi.ECONFLICT)
 }
