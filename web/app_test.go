@@ -59,7 +59,7 @@ func eachDB(t *testing.T, fn func(t *testing.T, dsn string)) {
 
 // startApp opens the store on dsn, gives it the fixture's units and users, and serves the
 // application under the base path /44.
-func startApp(t *testing.T, dsn string, node bool) *testApp {
+func startApp(t testing.TB, dsn string, node bool) *testApp {
 	t.Helper()
 	db := storetest.Open(t, dsn)
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)} // a Monday, 17:00 in 北京
@@ -106,13 +106,13 @@ func startApp(t *testing.T, dsn string, node bool) *testApp {
 
 // browser is a client with its own cookies.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	app  *testApp
 	c    *http.Client
 	last string // the body of the last page
 }
 
-func (ta *testApp) browser(t *testing.T) *browser {
+func (ta *testApp) browser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, app: ta, c: &http.Client{Jar: jar}}
 }

@@ -18,6 +18,15 @@ type loginPage struct {
 	Errors         FormErrors
 }
 
+// dummyHash is checked against when the username is unknown (its password is random).
+var dummyHash = func() string {
+	h, err := HashPassword(newToken())
+	if err != nil {
+		panic("web: " + err.Error())
+	}
+	return h
+}()
+
 // maxUsernameLen bounds a username, in characters.
 const maxUsernameLen = 64
 
@@ -79,6 +88,9 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	wrong := "用户名或密码错误"
 	u, err := a.cfg.Store.UserByName(ctx, p.Username)
 	if yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND {
+		// The same work as a wrong password, so that the time taken does not tell which
+		// usernames exist.
+		CheckPassword(dummyHash, pw)
 		a.slowDown(ctx, 1)
 		p.Errors.Set("password", wrong)
 		a.renderLogin(w, r, http.StatusUnprocessableEntity, p)
@@ -120,6 +132,11 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	if err := a.cfg.Store.CreateSession(ctx, s); err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	// Sessions that expired unused are removed at sign-ins: no loop to run, and the table
+	// stays the size of the sessions in use.
+	if _, err := a.cfg.Store.DeleteExpiredSessions(ctx, now.Add(-a.cfg.IdleTimeout), now.Add(-a.cfg.MaxAge)); err != nil {
+		a.cfg.Logger.Warn("web: removing expired sessions", "err", err)
 	}
 	a.setCookie(w, a.sessionCookie(), token, 0)
 	a.setCookie(w, a.preCookie(), "", -1)
