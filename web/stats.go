@@ -145,12 +145,6 @@ func floats(xs []int) []float64 {
 	return out
 }
 
-// regionProvinces are the 11 provinces of the region, with the short names the matrix shows.
-var regionProvinces = []struct{ Code, Name string }{
-	{"35", "福建"}, {"36", "江西"}, {"42", "湖北"}, {"43", "湖南"}, {"44", "广东"}, {"45", "广西"},
-	{"46", "海南"}, {"50", "重庆"}, {"51", "四川"}, {"52", "贵州"}, {"53", "云南"},
-}
-
 // matrixPage is what templates/app/stats_matrix.html renders.
 type matrixPage struct {
 	Month      Field

@@ -20,7 +20,7 @@ var supervisors = roles(yipanqi.RoleCountySupervisor, yipanqi.RoleCitySupervisor
 // oversightRoutes are the pages of supervision (督办), assessment (考核), statistics (统计) and
 // the public directory (名录).
 func (a *App) oversightRoutes() []route {
-	return slices.Concat(a.superviseRoutes(), a.assessRoutes(), a.statsRoutes())
+	return slices.Concat(a.superviseRoutes(), a.assessRoutes(), a.statsRoutes(), a.directoryRoutes())
 }
 
 // superviseRoutes are 督办: the board of the user's subtree and the cases behind each figure.
