@@ -6,6 +6,7 @@ import (
 
 	"yipanqi"
 	"yipanqi/idcard"
+	"yipanqi/sqlstore"
 	"yipanqi/web/print"
 )
 
@@ -278,6 +279,11 @@ type certPageData struct {
 	PostedTo                     string
 	Marital                      string
 	CanRevoke, CanPost           bool
+	CanHandover                  bool
+	Handover                     *sqlstore.CertificateHandover
+	HandoverUnit                 string
+	HandedOn                     Field
+	HandoverURL                  string
 	Reason                       Field
 	PostFields                   []Field
 	Errors                       FormErrors
@@ -317,6 +323,23 @@ func (a *App) showCert(w http.ResponseWriter, r *http.Request, status int, c *yi
 		d.PostedTo = a.unitName(r.Context(), c.PostedTo)
 		d.SlipURL = a.url("/print/slip/" + c.Number)
 	}
+	h, err := a.cfg.Store.CertificateHandoverOf(r.Context(), c.Number)
+	switch yipanqi.ErrorCode(err) {
+	case "":
+		d.Handover, d.HandoverUnit = h, a.unitName(r.Context(), h.OrgUnit)
+	case yipanqi.ENOTFOUND:
+	default:
+		a.fail(w, r, err)
+		return
+	}
+	d.HandoverURL = base + "/handover"
+	d.CanHandover = !c.Revoked
+	handedOn := r.PostForm.Get("handed_on")
+	if handedOn == "" {
+		handedOn = a.today().String()
+	}
+	d.HandedOn = Field{Name: "handed_on", Label: "交付本人日期", Input: "date", Required: true, Value: handedOn, Error: fe["handed_on"],
+		Hint: "格式 YYYY-MM-DD"}
 	d.CanRevoke = holds && !c.Revoked && canRevoke(u)
 	d.CanPost = holds && !c.Revoked && c.Kind == yipanqi.CertIssued
 	d.Reason = Field{Name: "reason", Label: "注销原因", Input: "text", Required: true, MaxLen: 200,
@@ -388,6 +411,40 @@ func (a *App) certPosting(w http.ResponseWriter, r *http.Request) {
 	}
 	if !fe.Any() {
 		err := a.cfg.Store.RecordCertificatePosting(r.Context(), c.Number, postedTo, tracking, on)
+		switch yipanqi.ErrorCode(err) {
+		case "":
+			http.Redirect(w, r, a.url("/certs/"+c.Number), http.StatusSeeOther)
+			return
+		case yipanqi.EINVALID:
+			fe.Add(err, "")
+		case yipanqi.ECONFLICT:
+			fe.Set("", yipanqi.ErrorMessage(err))
+		default:
+			a.fail(w, r, err)
+			return
+		}
+	}
+	a.showCert(w, r, http.StatusUnprocessableEntity, c, fe)
+}
+
+// certHandover records that the certificate was handed to its holder (by the unit that
+// posted it, or the one it was posted to).
+func (a *App) certHandover(w http.ResponseWriter, r *http.Request) {
+	c := a.findCert(w, r)
+	if c == nil {
+		return
+	}
+	fe := formErrors(r)
+	var on yipanqi.Date
+	if v := strings.TrimSpace(r.PostForm.Get("handed_on")); v == "" {
+		fe.Set("handed_on", "交付日期不能为空")
+	} else if d, err := yipanqi.ParseDate(v); err != nil {
+		fe.Set("handed_on", "交付日期格式应为 YYYY-MM-DD")
+	} else {
+		on = d
+	}
+	if !fe.Any() {
+		err := a.cfg.Store.RecordCertificateHandover(r.Context(), scopeOf(r), c.Number, on)
 		switch yipanqi.ErrorCode(err) {
 		case "":
 			http.Redirect(w, r, a.url("/certs/"+c.Number), http.StatusSeeOther)

@@ -35,6 +35,7 @@ func (a *App) peopleRoutes() []route {
 		{pattern: "GET /certs/{number}", allow: canSend, handle: a.certPage},
 		{pattern: "POST /certs/{number}/revoke", allow: canRevoke, handle: a.certRevoke},
 		{pattern: "POST /certs/{number}/posting", allow: canSend, handle: a.certPosting},
+		{pattern: "POST /certs/{number}/handover", allow: canSend, handle: a.certHandover},
 
 		{pattern: "GET /print/notice/{id}", allow: canSend, handle: a.printNotice},
 		{pattern: "GET /print/copy/{id}", allow: canSend, handle: a.printCopy},

@@ -347,6 +347,17 @@ func TestCertificates(t *testing.T) {
 			t.Fatal("no print.slip entry")
 		}
 
+		// Hand-over to the holder: a day in the future refused next to its field, then recorded.
+		b.get("/certs/" + number)
+		code, body = b.post("/certs/"+number+"/handover", url.Values{"csrf": {b.csrf()}, "handed_on": {today.AddDays(2).String()}})
+		if code != http.StatusUnprocessableEntity {
+			t.Fatalf("hand-over in the future: %d", code)
+		}
+		wantContains(t, body, `id="f-handed_on-err"`, `value="`+today.AddDays(2).String()+`"`)
+		code, body = b.post("/certs/"+number+"/handover", url.Values{"csrf": {b.csrf()}, "handed_on": {today.String()}})
+		if code != 200 || !strings.Contains(body, today.String()+" 由广州市天河区甲街道交付") {
+			t.Fatalf("hand-over: %d\n%s", code, body)
+		}
 		// Revoking: not for a township worker; the county, with a reason.
 		b.get("/certs/" + number)
 		if code, _ := b.post("/certs/"+number+"/revoke", url.Values{"csrf": {b.csrf()}, "reason": {"错发"}}); code != http.StatusForbidden {
