@@ -127,5 +127,7 @@ func TestAssessment(t *testing.T) {
 		code, body = b.get("/assess/print?period=2026-Q1")
 		wantStatus(t, code, 200, "print")
 		wantContains(t, body, `class="a4"`, "区域协作考核报告", "广州市天河区乙街道", "多次催办未回复", "<svg")
+		_, css := b.get("/static/app.css")
+		wantContains(t, css, "@page { size: A4", "@media print")
 	})
 }

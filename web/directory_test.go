@@ -68,7 +68,10 @@ func TestDirectoryPublic(t *testing.T) {
 		// A bad filter: the error next to its field, nothing listed.
 		code, body = b.get("/directory?level=7")
 		wantStatus(t, code, http.StatusUnprocessableEntity, "level=7")
-		wantContains(t, body, `id="f-level-err"`, "层级 7 无效")
+		wantContains(t, body, `id="f-level-err"`, "层级 7 无效", `aria-describedby="f-level-err"`)
+		if strings.Contains(body, "王某某") {
+			t.Error("a bad filter lists entries")
+		}
 
 		// The handbook: A4, regulations, institutions, contacts province down, by duty role.
 		code, body = b.get("/directory/handbook/44")
