@@ -135,7 +135,11 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	for _, rt := range a.routes() {
-		a.mux.Handle(rt.pattern, a.wrap(rt))
+		if rt.direct {
+			a.mux.Handle(rt.pattern, rt.handle)
+		} else {
+			a.mux.Handle(rt.pattern, a.wrap(rt))
+		}
 		if rt.nav != "" {
 			_, path, _ := strings.Cut(rt.pattern, " ")
 			a.nav = append(a.nav, navLink{Label: rt.nav, Path: path, allow: rt.allow})

@@ -16,6 +16,9 @@ type route struct {
 	// allow says which signed-in users may use it; nil: every signed-in user.
 	allow  roleCheck
 	handle http.HandlerFunc
+	// direct routes are served as they are, without wrap (no session, no CSRF): the JSON
+	// API, which authenticates each request by its bearer token itself (api.go).
+	direct bool
 }
 
 // roleCheck says whether a user may use a route.
@@ -60,6 +63,7 @@ func (a *App) routes() []route {
 		{pattern: "GET /cases/{id}/messages/{mid}", handle: a.caseMessage},
 	}
 	rs = append(rs, a.oversightRoutes()...)
+	rs = append(rs, a.adminRoutes()...)
 	rs = append(rs, a.peopleRoutes()...)
 	if a.cfg.Status != nil {
 		rs = append(rs, a.statusRoutes()...)

@@ -1,0 +1,283 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"yipanqi"
+	"yipanqi/sqlstore"
+	"yipanqi/web"
+)
+
+// addAdmin gives the fixture a province administrator, "admin", of 广东省.
+func addAdmin(t *testing.T, ta *testApp) *yipanqi.User {
+	t.Helper()
+	hash, err := web.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &yipanqi.User{Username: "admin", OrgUnit: "44", Role: yipanqi.RoleProvinceAdmin, PasswordHash: hash}
+	if err := ta.db.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	ta.users["admin"] = u
+	return u
+}
+
+func auditEntries(t *testing.T, db *sqlstore.DB, action string) []*yipanqi.AuditEntry {
+	t.Helper()
+	log, err := db.AuditLog(context.Background(), "", 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*yipanqi.AuditEntry
+	for _, e := range log {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+var adminPages = []string{"/admin", "/admin/units", "/admin/calendar", "/admin/trust", "/admin/deadletters"}
+
+func TestAdminPagesRefuseOthers(t *testing.T) {
+	eachDB(t, func(t *testing.T, dsn string) {
+		ta := startApp(t, dsn, false)
+		addAdmin(t, ta)
+		for _, name := range []string{"worker-a", "county"} {
+			b := ta.browser(t)
+			b.mustLogin(name)
+			if strings.Contains(b.last, "系统管理") {
+				t.Errorf("%s sees 系统管理 in the navigation", name)
+			}
+			token := b.csrf()
+			for _, p := range adminPages {
+				if code, body := b.get(p); code != http.StatusForbidden || !strings.Contains(body, "无权") {
+					t.Errorf("%s GET %s: %d, want 403", name, p, code)
+				}
+			}
+			before := len(auditEntries(t, ta.db, "user.role"))
+			id := itoa(ta.users["worker-b"].ID)
+			if code, _ := b.post("/admin/users/"+id, url.Values{"csrf": {token}, "action": {"role"}, "role": {"province_admin"}}); code != http.StatusForbidden {
+				t.Errorf("%s POST a role change: %d, want 403", name, code)
+			}
+			if u, _ := ta.db.UserByName(context.Background(), "worker-b"); u.Role != yipanqi.RoleTownshipWorker || len(auditEntries(t, ta.db, "user.role")) != before {
+				t.Fatalf("a refused role change changed something: %s", u.Role)
+			}
+		}
+		b := ta.browser(t)
+		b.mustLogin("admin")
+		wantContains(t, b.last, "系统管理")
+		for _, p := range adminPages {
+			if code, body := b.get(p); code != http.StatusOK {
+				t.Errorf("admin GET %s: %d\n%s", p, code, body)
+			}
+		}
+	})
+}
+
+func TestAdminUsers(t *testing.T) {
+	eachDB(t, func(t *testing.T, dsn string) {
+		ta := startApp(t, dsn, false)
+		addAdmin(t, ta)
+		ctx := context.Background()
+		b := ta.browser(t)
+		b.mustLogin("admin")
+		b.get("/admin")
+		wantContains(t, b.last, "worker-a", "广州市天河区甲街道", "新增用户")
+
+		// A unit that does not exist: the error next to the field, the input kept, nothing saved.
+		form := url.Values{"csrf": {b.csrf()}, "username": {"clerk.new"}, "display_name": {"新同事"}, "org_unit": {"440106999"},
+			"role": {"township_worker"}, "password": {password}, "confirm": {password}}
+		code, body := b.post("/admin/users", form)
+		if code != http.StatusUnprocessableEntity {
+			t.Fatalf("bad unit: %d\n%s", code, body)
+		}
+		wantContains(t, body, `id="f-org_unit-err"`, "440106999", `value="clerk.new"`, `value="新同事"`, `aria-describedby="f-org_unit-err"`)
+		if strings.Contains(body, password) {
+			t.Fatal("the page shows the password back")
+		}
+		if _, err := ta.db.UserByName(ctx, "clerk.new"); yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+			t.Fatalf("a refused user was saved: %v", err)
+		}
+		if n := len(auditEntries(t, ta.db, "user.add")); n != 0 {
+			t.Fatalf("user.add entries after a refused add: %d", n)
+		}
+		// Other mistakes, each next to its field.
+		bad := url.Values{"csrf": {b.csrf()}, "username": {"Bad Name"}, "org_unit": {"350102001"}, "role": {"king"},
+			"password": {"short"}, "confirm": {"other"}}
+		_, body = b.post("/admin/users", bad)
+		for _, f := range []string{"username", "org_unit", "role", "password", "confirm"} {
+			wantContains(t, body, `id="f-`+f+`-err"`)
+		}
+		wantContains(t, body, "不在您的管辖范围内")
+
+		// A good one is saved and audited, and can sign in.
+		form.Set("csrf", b.csrf())
+		form.Set("org_unit", townshipB)
+		if code, body := b.post("/admin/users", form); code != http.StatusOK || !strings.Contains(body, "已新增用户") {
+			t.Fatalf("add: %d\n%s", code, body)
+		}
+		nu, err := ta.db.UserByName(ctx, "clerk.new")
+		if err != nil || nu.OrgUnit != townshipB || nu.Role != yipanqi.RoleTownshipWorker {
+			t.Fatalf("added user = %+v, %v", nu, err)
+		}
+		if e := auditEntries(t, ta.db, "user.add"); len(e) != 1 || e[0].Actor != "admin" || e[0].Object != "clerk.new" {
+			t.Fatalf("user.add entries = %+v", e)
+		}
+		ta.browser(t).mustLogin("clerk.new")
+
+		// Role, disable (ends the session), enable, unlock: each audited.
+		id := itoa(nu.ID)
+		post := func(v url.Values) {
+			t.Helper()
+			v.Set("csrf", b.csrf())
+			if code, body := b.post("/admin/users/"+id, v); code != http.StatusOK {
+				t.Fatalf("%v: %d\n%s", v, code, body)
+			}
+		}
+		post(url.Values{"action": {"role"}, "role": {"county_supervisor"}})
+		other := ta.browser(t)
+		other.mustLogin("clerk.new")
+		post(url.Values{"action": {"disable"}})
+		if _, body := other.get("/todo"); !strings.Contains(body, "会话已过期") {
+			t.Fatal("the disabled user's session lives on")
+		}
+		if code, _ := ta.browser(t).login("clerk.new", password); code != http.StatusUnprocessableEntity {
+			t.Fatalf("a disabled user signed in: %d", code)
+		}
+		post(url.Values{"action": {"enable"}})
+		for i := 0; i < 5; i++ {
+			ta.browser(t).login("clerk.new", "wrong")
+		}
+		b.get("/admin")
+		wantContains(t, b.last, "已锁定")
+		post(url.Values{"action": {"unlock"}})
+		ta.browser(t).mustLogin("clerk.new")
+		for _, action := range []string{"user.role", "user.disable", "user.enable", "user.unlock"} {
+			if e := auditEntries(t, ta.db, action); len(e) != 1 || e[0].Object != "clerk.new" || e[0].Actor != "admin" {
+				t.Errorf("%s entries = %+v", action, e)
+			}
+		}
+		// The administrator cannot disable themselves.
+		code, body = b.post("/admin/users/"+itoa(ta.users["admin"].ID), url.Values{"csrf": {b.csrf()}, "action": {"disable"}})
+		if code != http.StatusUnprocessableEntity || !strings.Contains(body, "不能更改自己") {
+			t.Fatalf("self-disable: %d", code)
+		}
+	})
+}
+
+func TestAdminUnitsAndDeadLetters(t *testing.T) {
+	eachDB(t, func(t *testing.T, dsn string) {
+		ta := startApp(t, dsn, false)
+		addAdmin(t, ta)
+		ctx := context.Background()
+		const idNumber = "11010519491231002X"
+		if _, err := ta.db.DeadLetter(ctx, &yipanqi.DeadLetter{MessageID: "m-1", Source: "35", Subject: "ypq.44.35.verify.identity",
+			Reason: "受理单位“449999”不是本节点 44 的机构", Body: []byte(`{"id_number":"` + idNumber + `"}`), ReceivedAt: ta.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		b := ta.browser(t)
+		b.mustLogin("admin")
+		_, body := b.get("/admin/deadletters")
+		wantContains(t, body, "ypq.44.35.verify.identity", "449999")
+		if strings.Contains(body, idNumber) {
+			t.Fatal("the dead letters' list shows an ID number")
+		}
+		if n := len(auditEntries(t, ta.db, "deadletter.view")); n != 0 {
+			t.Fatalf("the list wrote %d deadletter.view entries", n)
+		}
+		link := strings.Index(body, `/44/admin/deadletters/`)
+		if link < 0 {
+			t.Fatal("no link to the raw message")
+		}
+		path := body[link+3 : link+3+strings.IndexByte(body[link+3:], '"')]
+		_, body = b.get(path)
+		wantContains(t, body, idNumber, "已记入审计日志")
+		if n := len(auditEntries(t, ta.db, "deadletter.view")); n != 1 {
+			t.Fatalf("deadletter.view entries = %d, want 1", n)
+		}
+
+		// Units: deactivate one, audited.
+		_, body = b.get("/admin/units")
+		wantContains(t, body, townshipA, "广州市天河区甲街道", "在岗")
+		if code, _ := b.post("/admin/units/"+townshipA, url.Values{"csrf": {b.csrf()}, "action": {"deactivate"}}); code != http.StatusOK {
+			t.Fatalf("deactivate: %d", code)
+		}
+		if u, _ := ta.db.OrgUnit(ctx, townshipA); u.Active {
+			t.Fatal("the unit is still active")
+		}
+		if e := auditEntries(t, ta.db, "orgunit.deactivate"); len(e) != 1 || e[0].Object != townshipA {
+			t.Fatalf("orgunit.deactivate entries = %+v", e)
+		}
+		// Calendar: 2026's National Day holidays and make-up days come from the built-in data.
+		_, body = b.get("/admin/calendar?year=2026")
+		wantContains(t, body, "2026 年的节假日安排已载入", "2026-10-01", "未使用覆盖文件")
+		_, body = b.get("/admin/trust")
+		wantContains(t, body, "未配置信任列表")
+	})
+}
+
+func TestAuditViewer(t *testing.T) {
+	eachDB(t, func(t *testing.T, dsn string) {
+		ta := startApp(t, dsn, false)
+		addAdmin(t, ta)
+		ctx := context.Background()
+		const idA, idElsewhere = "44010619900101123X", "440104199001011236"
+		for _, e := range []*yipanqi.AuditEntry{
+			{Actor: "worker-a", OrgUnit: townshipA, Action: "person.view", Object: idA},
+			{Actor: "worker-c", OrgUnit: otherCity, Action: "person.view", Object: idElsewhere},
+			{Actor: "worker-a", OrgUnit: townshipA, Action: "people.search", Object: "scope=440106001 name=张三丰 id_number=" + idA + " offset=0 shown=1"},
+		} {
+			if err := ta.db.Audit(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if code, _ := func() (int, string) { b := ta.browser(t); b.mustLogin("worker-a"); return b.get("/audit") }(); code != http.StatusForbidden {
+			t.Fatalf("a township worker opened the audit log: %d", code)
+		}
+
+		b := ta.browser(t)
+		b.mustLogin("county")
+		_, body := b.get("/audit")
+		wantContains(t, body, web.MaskIDNumber(idA), "查看人员", "worker-a", "name=张**")
+		for _, secret := range []string{idA, "张三丰", idElsewhere, "worker-c"} {
+			if strings.Contains(body, secret) {
+				t.Fatalf("the audit page shows %q (unmasked or out of scope)", secret)
+			}
+		}
+		views := auditEntries(t, ta.db, "audit.view")
+		if len(views) != 1 || views[0].Actor != "county" || !strings.Contains(views[0].Object, "scope="+county) {
+			t.Fatalf("audit.view entries = %+v", views)
+		}
+
+		// Filters travel in the body; a bad date is shown next to its field.
+		code, body := b.post("/audit", url.Values{"csrf": {b.csrf()}, "object": {idA}, "from": {"2026-13-01"}})
+		if code != http.StatusUnprocessableEntity {
+			t.Fatalf("bad date: %d", code)
+		}
+		wantContains(t, body, `id="f-from-err"`, "YYYY-MM-DD")
+		_, body = b.post("/audit", url.Values{"csrf": {b.csrf()}, "object": {idA}, "action": {"person."}})
+		wantContains(t, body, web.MaskIDNumber(idA))
+		if strings.Count(body, "查看人员（person.view）") != 1 || strings.Contains(body, "查询人员") {
+			t.Fatalf("filtered page:\n%s", body)
+		}
+
+		// Verify: intact, then tampered with.
+		_, body = b.post("/audit/verify", url.Values{"csrf": {b.csrf()}})
+		wantContains(t, body, "校验通过")
+		first := auditEntries(t, ta.db, "person.view")[1] // the oldest
+		if err := ta.db.ExecRaw(ctx, "UPDATE audit_log SET actor = 'someone' WHERE id = ?", first.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, body = b.post("/audit/verify", url.Values{"csrf": {b.csrf()}})
+		wantContains(t, body, "校验未通过", "第 "+itoa(first.ID)+" 条")
+	})
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
