@@ -27,7 +27,10 @@ const (
 	CaseEventTransferred   = "transferred"    // the case moved to another unit of the receiving node
 	CaseEventAcknowledged  = "acknowledged"   // a notice was acknowledged on receipt (e.g. service.result)
 	CaseEventAutoAnswered  = "auto_answered"  // the receiving node answered from its registry
-	CaseEventNoted         = "noted"          // a step recorded by hand (e.g. a certificate handed over)
+	CaseEventNoted         = "noted"          // a step recorded by hand, or a notice that changed nothing
+	CaseEventNoticeGiven   = "notice_given"   // cert.reissue: the 《限期补办通知书》 was given to the person
+	CaseEventCertArrived   = "cert_arrived"   // cert.reissue: the posted certificate arrived at the residence
+	CaseEventHandedOver    = "handed_over"    // cert.reissue: the certificate was handed to the person
 )
 
 // Label returns the Chinese name of the event's kind, or the kind itself when unknown.
@@ -55,6 +58,12 @@ func (e *CaseEvent) Label() string {
 		return "系统自动答复"
 	case CaseEventNoted:
 		return "办理记录"
+	case CaseEventNoticeGiven:
+		return "已发《限期补办通知书》"
+	case CaseEventCertArrived:
+		return "婚育证明已寄达"
+	case CaseEventHandedOver:
+		return "婚育证明已交本人"
 	}
 	return e.Kind
 }

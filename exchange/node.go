@@ -98,6 +98,10 @@ type NodeConfig struct {
 	// OnEvent, if set, is called after each step commits. It must not block for long.
 	OnEvent func(Event)
 
+	// ReissueNoticeDays is the person's deadline on the 《限期补办通知书》 of a cert.reissue
+	// (StartReissue), in days; default DefaultReissueNoticeDays (30).
+	ReissueNoticeDays int
+
 	// RelayBatch is how many outbox rows the relay claims and publishes at a time; default 256.
 	RelayBatch int
 	// RelayPoll is how often the relay looks at the outbox when nothing woke it (a message
@@ -167,6 +171,9 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.ReissueNoticeDays <= 0 {
+		cfg.ReissueNoticeDays = DefaultReissueNoticeDays
 	}
 	if cfg.RelayBatch <= 0 {
 		cfg.RelayBatch = 256

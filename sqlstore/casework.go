@@ -258,3 +258,23 @@ func (tx *Tx) RecordFlow(ctx context.Context, scope yipanqi.Scope, idNumber stri
 	}
 	return tx.db.recordFlow(ctx, tx.q, scope, idNumber, ev)
 }
+
+// CaseEventCounts returns how many events of each kind the case's timeline holds, read in the
+// transaction: what a step that must follow another checks.
+func (tx *Tx) CaseEventCounts(ctx context.Context, caseID string) (map[string]int, error) {
+	rows, err := tx.q.query(ctx, "SELECT kind, COUNT(*) FROM case_events WHERE case_id = ? GROUP BY kind", caseID)
+	if err != nil {
+		return nil, fmt.Errorf("case events of %s: %w", caseID, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var kind string
+		var n int
+		if err := rows.Scan(&kind, &n); err != nil {
+			return nil, fmt.Errorf("case events of %s: %w", caseID, err)
+		}
+		out[kind] = n
+	}
+	return out, rows.Err()
+}
