@@ -187,8 +187,8 @@ func (r *Region) printAddresses(w io.Writer) {
 	if r.HTTPAddr != "" {
 		fmt.Fprintf(w, "区域总览：http://%s/\n", r.HTTPAddr)
 		for _, n := range r.Nodes {
-			fmt.Fprintf(w, "  %s %-4s 状态页 http://%s/%s/   指标 /%s/metrics   健康 /%s/healthz\n",
-				n.Code, n.Name, r.HTTPAddr, n.Code, n.Code, n.Code)
+			fmt.Fprintf(w, "  %s %-4s 网页 http://%s/%s/   状态页 /%s/status/   指标 /%s/metrics   健康 /%s/healthz\n",
+				n.Code, n.Name, r.HTTPAddr, n.Code, n.Code, n.Code, n.Code)
 		}
 	}
 	people := 0

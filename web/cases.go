@@ -431,7 +431,11 @@ func (a *App) caseAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil && !fe.Any() {
-		http.Redirect(w, r, a.url("/cases/"+c.ID), http.StatusSeeOther)
+		next := "/cases/" + c.ID
+		if r.PathValue("action") == "transfer" && !scopeOf(r).Contains(strings.TrimSpace(r.PostForm.Get("to_unit"))) {
+			next = "/todo" // the case has left my subtree
+		}
+		http.Redirect(w, r, a.url(next), http.StatusSeeOther)
 		return
 	}
 	if err != nil {

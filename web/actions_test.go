@@ -1,0 +1,76 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"yipanqi"
+	"yipanqi/sqlstore/storetest"
+)
+
+// sendCase starts a verify.identity case about the region's person as worker-a and returns
+// its id once the hometown holds it.
+func sendCase(t *testing.T, rg *region, a *browser) string {
+	t.Helper()
+	a.get("/new/verify.identity")
+	code, body := a.post("/new/verify.identity", url.Values{"csrf": {a.csrf()}, "action": {"send"},
+		"f.id_number": {rg.person.IDNumber}, "peer_unit": {hometown}})
+	m := caseURL.FindStringSubmatch(body)
+	if code != 200 || m == nil {
+		t.Fatalf("send: %d\n%s", code, body)
+	}
+	waitFor(t, "the hometown to receive the case", func() bool {
+		return caseState(t, rg.apps["43"].db, "43", m[1]) == yipanqi.CaseDelivered
+	})
+	return m[1]
+}
+
+// TestWithdrawAndTransfer: the residence withdraws a case (a reason is required); the
+// hometown transfers another to its other township, which then holds it.
+func TestWithdrawAndTransfer(t *testing.T) {
+	rg := startRegion(t, map[string]string{"44": storetest.SQLiteDSN(t), "43": storetest.SQLiteDSN(t)})
+	res, home := rg.apps["44"], rg.apps["43"]
+	a := res.browser(t)
+	a.mustLogin("worker-a")
+
+	id := sendCase(t, rg, a)
+	a.get("/cases/" + id)
+	wantContains(t, a.last, "撤回案件")
+	code, body := a.post("/cases/"+id+"/withdraw", url.Values{"csrf": {a.csrf()}, "reason": {""}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, `id="f-reason-err"`) {
+		t.Fatalf("withdraw without a reason: %d\n%s", code, body)
+	}
+	if st := caseState(t, res.db, "44", id); st == yipanqi.CaseWithdrawn {
+		t.Fatal("withdrawn without a reason")
+	}
+	code, body = a.post("/cases/"+id+"/withdraw", url.Values{"csrf": {a.csrf()}, "reason": {"人员已离开本地，无需核实"}})
+	if code != 200 || !strings.Contains(body, "已撤回") {
+		t.Fatalf("withdraw: %d\n%s", code, body)
+	}
+	waitFor(t, "the hometown's copy withdrawn", func() bool {
+		return caseState(t, home.db, "43", id) == yipanqi.CaseWithdrawn
+	})
+
+	id = sendCase(t, rg, a)
+	h := home.browser(t)
+	h.mustLogin("home-worker")
+	h.get("/cases/" + id)
+	code, body = h.post("/cases/"+id+"/transfer", url.Values{"csrf": {h.csrf()}, "to_unit": {"440106001"}, "reason": {"转错"}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, `id="f-to_unit-err"`) {
+		t.Fatalf("transfer out of the node: %d\n%s", code, body)
+	}
+	code, body = h.post("/cases/"+id+"/transfer", url.Values{"csrf": {h.csrf()}, "to_unit": {hometown2}, "reason": {"户籍在桃花坪街道"}})
+	if code != 200 || !strings.Contains(body, "本辖区收到") || strings.Contains(body, id) {
+		t.Fatalf("after the transfer: %d, want the to-do list without the case\n%s", code, body)
+	}
+	o := home.browser(t)
+	o.mustLogin("home-other")
+	if code, body := o.get("/cases/" + id); code != 200 || !strings.Contains(body, "户籍在桃花坪街道") {
+		t.Fatalf("the township the case went to: %d\n%s", code, body)
+	}
+	if code, _ := h.get("/cases/" + id); code != http.StatusNotFound {
+		t.Fatalf("the township that transferred it still sees it: %d", code)
+	}
+}
