@@ -74,3 +74,23 @@ func TestWithdrawAndTransfer(t *testing.T) {
 		t.Fatalf("the township that transferred it still sees it: %d", code)
 	}
 }
+
+// TestConsentRequired: a sensitive type (service.result) is refused without the person's
+// recorded consent, the error next to the consent, what was typed kept, nothing stored.
+func TestConsentRequired(t *testing.T) {
+	rg := startRegion(t, map[string]string{"44": storetest.SQLiteDSN(t), "43": storetest.SQLiteDSN(t)})
+	a := rg.apps["44"].browser(t)
+	a.mustLogin("worker-a")
+	_, body := a.get("/new/service.result")
+	wantContains(t, body, "本人同意", "发送前须已登记本人的单独同意", `<select id="f-f-checkup_done"`)
+	code, body := a.post("/new/service.result", url.Values{"csrf": {a.csrf()}, "action": {"send"},
+		"f.id_number": {rg.person.IDNumber}, "f.service_kind": {"health_checkup"}, "f.service_date": {"2026-11-02"},
+		"f.provider": {"天河区妇幼保健院"}, "f.checkup_done": {"true"}, "peer_unit": {hometown}})
+	if code != http.StatusUnprocessableEntity {
+		t.Fatalf("service.result without consent: %d\n%s", code, body)
+	}
+	wantContains(t, body, `id="f-consent-err"`, "天河区妇幼保健院")
+	if n := countCases(t, rg.apps["44"], "44"); n != 0 {
+		t.Fatalf("refused send stored %d cases", n)
+	}
+}

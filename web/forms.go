@@ -91,7 +91,8 @@ func catalogField(spec yipanqi.FieldSpec, prefix string) Field {
 	case yipanqi.KindEnum:
 		f.Input, f.Options = "select", spec.Options
 	case yipanqi.KindBool:
-		f.Input = "checkbox"
+		// A select, not a checkbox: an unticked box cannot tell "no" from "not answered".
+		f.Input, f.Options = "select", []yipanqi.Option{{Value: "true", Label: "是"}, {Value: "false", Label: "否"}}
 	case yipanqi.KindNumber:
 		f.Input = "number"
 	}

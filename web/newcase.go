@@ -48,14 +48,15 @@ func (a *App) newCaseTypes(w http.ResponseWriter, r *http.Request) {
 
 // newCasePage is what templates/app/new_case.html renders.
 type newCasePage struct {
-	Type      *yipanqi.CaseType
-	Action    string
-	HasPerson bool    // the type carries an ID number: the form can look the person up
-	Person    string  // "" or the person found: name and hukou, for the user to check
-	PeerUnit  Field   // the addressee
-	Fields    []Field // the catalog's fields
-	Consent   *Field  // when the type needs the person's separate consent
-	Errors    FormErrors
+	Type         *yipanqi.CaseType
+	Action       string
+	HasPerson    bool    // the type carries an ID number: the form can look the person up
+	Person       string  // "" or the person found: name and hukou, for the user to check
+	PeerUnit     Field   // the addressee
+	Fields       []Field // the catalog's fields
+	Consent      string  // when the type needs the person's separate consent: what it is for
+	ConsentError string
+	Errors       FormErrors
 }
 
 // fieldPrefix is put before the catalog fields' names in forms, so that they cannot clash
@@ -92,8 +93,9 @@ func (a *App) newCaseView(t *yipanqi.CaseType, form map[string]string, fe FormEr
 		p.Fields = append(p.Fields, f)
 	}
 	if t.Consent != nil {
-		p.Consent = &Field{Name: "consent", Input: "checkbox", Required: true, Value: form["consent"], Error: fe["consent"],
-			Label: "已取得本人的单独同意（用途：" + t.Consent.Purpose + "；接收方：" + t.Consent.Recipient.Label() + "）"}
+		p.Consent = "此类案件含敏感个人信息，发送前须已登记本人的单独同意（用途：" + t.Consent.Purpose +
+			"；接收方：" + t.Consent.Recipient.Label() + "）。没有登记的同意，交换引擎拒绝发送。"
+		p.ConsentError = fe["consent"]
 	}
 	return p
 }
@@ -108,7 +110,7 @@ func (a *App) newCase(w http.ResponseWriter, r *http.Request) {
 	}
 	u := currentUser(r)
 	fe := formErrors(r)
-	form := map[string]string{"peer_unit": strings.TrimSpace(r.PostForm.Get("peer_unit")), "consent": r.PostForm.Get("consent")}
+	form := map[string]string{"peer_unit": strings.TrimSpace(r.PostForm.Get("peer_unit"))}
 	for _, spec := range t.Fields {
 		form[fieldPrefix+spec.Name] = strings.TrimSpace(r.PostForm.Get(fieldPrefix + spec.Name))
 	}
@@ -154,9 +156,6 @@ func (a *App) newCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fields, peer := a.requestFields(t, form, fe)
-	if t.Consent != nil && form["consent"] != "true" {
-		fe.Set("consent", "此类案件含敏感个人信息，须先取得本人的单独同意并勾选")
-	}
 	if fe.Any() {
 		show(http.StatusUnprocessableEntity)
 		return
@@ -186,7 +185,7 @@ func addSendError(fe FormErrors, t *yipanqi.CaseType, err error) {
 	switch {
 	case name != "" && t.Field(name) != nil:
 		fe.Add(err, fieldPrefix)
-	case name == "peer_unit":
+	case name == "peer_unit" || name == "consent":
 		fe.Add(err, "")
 	default:
 		fe.Set("", yipanqi.ErrorMessage(err))
@@ -220,6 +219,10 @@ func (a *App) requestFields(t *yipanqi.CaseType, form map[string]string, fe Form
 		}
 		switch spec.Kind {
 		case yipanqi.KindBool:
+			if v != "true" && v != "false" {
+				fe.Set(fieldPrefix+spec.Name, "“"+spec.Label+"”须选择“是”或“否”")
+				continue
+			}
 			obj[spec.Name] = v == "true"
 		case yipanqi.KindNumber:
 			n, err := strconv.Atoi(v)
