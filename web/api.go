@@ -102,6 +102,16 @@ func (a *App) bearer(allow roleCheck, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// NewAPIToken returns a new API token, shown once to whoever asked for it, and the hash the
+// store keeps (APITokenHash). The token is "ypq_" and 256 random bits, URL-safe base64.
+func NewAPIToken() (token, hash string) {
+	token = "ypq_" + newToken()
+	return token, APITokenHash(token)
+}
+
+// APITokenHash is the SHA-256 (hex) of a token, as the store keeps it.
+func APITokenHash(token string) string { return tokenHash(token) }
+
 // apiErrorBody is the JSON of an error.
 type apiErrorBody struct {
 	Error struct {
