@@ -94,3 +94,30 @@ func TestConsentRequired(t *testing.T) {
 		t.Fatalf("refused send stored %d cases", n)
 	}
 }
+
+// TestCorrectedReply: 更正 needs at least one corrected field (the error lands at the first
+// correction input); with one, the residence reads the correction.
+func TestCorrectedReply(t *testing.T) {
+	rg := startRegion(t, map[string]string{"44": storetest.SQLiteDSN(t), "43": storetest.SQLiteDSN(t)})
+	a := rg.apps["44"].browser(t)
+	a.mustLogin("worker-a")
+	id := sendCase(t, rg, a)
+	h := rg.apps["43"].browser(t)
+	h.mustLogin("home-worker")
+	h.get("/cases/" + id)
+	code, body := h.post("/cases/"+id+"/reply", url.Values{"csrf": {h.csrf()}, "reply": {"corrected"}, "r.note": {"门牌有误"}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, `id="f-corrected-r-corrected-id_number-err"`) {
+		t.Fatalf("corrected without corrections: %d\n%s", code, body)
+	}
+	wantContains(t, body, "门牌有误")
+	code, _ = h.post("/cases/"+id+"/reply", url.Values{"csrf": {h.csrf()}, "reply": {"corrected"},
+		"r.corrected.hukou_address": {"湖南省邵阳市隆回县小沙江镇某村 4 号"}, "r.note": {"门牌有误"}})
+	if code != 200 {
+		t.Fatalf("corrected: %d", code)
+	}
+	waitFor(t, "the reply at the residence", func() bool {
+		return caseState(t, rg.apps["44"].db, "44", id) == yipanqi.CaseReplied
+	})
+	_, body = a.get("/cases/" + id)
+	wantContains(t, body, "答复：更正", "户籍地址：湖南省邵阳市隆回县小沙江镇某村 4 号", "门牌有误")
+}
