@@ -3,13 +3,20 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"yipanqi"
+	"yipanqi/calendar"
+	"yipanqi/demo"
 	"yipanqi/sqlstore"
+	"yipanqi/sqlstore/storetest"
 	"yipanqi/web"
 )
 
@@ -281,3 +288,68 @@ func TestAuditViewer(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// remount serves a new application on ta's store with cfg's administration fields.
+func (ta *testApp) remount(t *testing.T, cfg web.Config) {
+	t.Helper()
+	cfg.Code, cfg.Name, cfg.BasePath, cfg.Store, cfg.Now, cfg.FailDelay = "44", "广东", ta.base, ta.db, ta.clock.Now, time.Nanosecond
+	app, err := web.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/44/", http.StripPrefix("/44", app))
+	ta.srv = httptest.NewServer(mux)
+	t.Cleanup(ta.srv.Close)
+}
+
+// TestAdminTrustAndCalendar: the trust list's keys and their validity, warnings as the list
+// nears its next update and when the node's key is not on it; the calendar of an override
+// file.
+func TestAdminTrustAndCalendar(t *testing.T) {
+	ta := startApp(t, storetest.SQLiteDSN(t), false)
+	addAdmin(t, ta)
+	keys, err := demo.MakeKeys(t.TempDir(), []string{"43", "44"}, map[string]string{"43": "湖南", "44": "广东"}, ta.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := keys.Nodes["44"].ID
+	holidays := filepath.Join(t.TempDir(), "holidays.txt")
+	if err := os.WriteFile(holidays, []byte("year 2031\n2031-01-02 holiday 测试假日\n2031-01-04 workday 测试调休\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cal, err := calendar.Load(holidays)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta.remount(t, web.Config{Trust: keys.Trust, KeyID: mine, Calendar: cal, HolidaysFile: holidays})
+	b := ta.browser(t)
+	b.mustLogin("admin")
+	_, body := b.get("/admin/trust")
+	wantContains(t, body, "湖南（43）", "广东（44）", keys.Nodes["43"].ID, mine+"（本节点）", "有效")
+	if strings.Contains(body, `role="alert"`) {
+		t.Fatalf("warnings on a fresh trust list:\n%s", body)
+	}
+	ta.clock.Add(25 * 24 * time.Hour) // the list must be renewed within 30 days of issue
+	b.mustLogin("admin")
+	_, body = b.get("/admin/trust")
+	wantContains(t, body, "即将到期", "请向区域获取新版信任列表")
+	ta.clock.Add(10 * 24 * time.Hour)
+	b.mustLogin("admin")
+	_, body = b.get("/admin/trust")
+	wantContains(t, body, "已过期")
+
+	ta.remount(t, web.Config{Trust: keys.Trust, KeyID: "44-deadbeef"})
+	b = ta.browser(t)
+	b.mustLogin("admin")
+	_, body = b.get("/admin/trust")
+	wantContains(t, body, "44-deadbeef 不在信任列表中")
+
+	ta.remount(t, web.Config{Calendar: cal, HolidaysFile: holidays})
+	b = ta.browser(t)
+	b.mustLogin("admin")
+	_, body = b.get("/admin/calendar?year=2031")
+	wantContains(t, body, "2031 年的节假日安排已载入", "2031-01-02 星期四", "2031-01-04 星期六", holidays, "测试假日")
+	_, body = b.get("/admin/calendar?year=2099")
+	wantContains(t, body, "2099 年的节假日安排尚未载入")
+}
