@@ -277,3 +277,28 @@ func TestRouting(t *testing.T) {
 		}
 	})
 }
+
+// TestWithdrawBeforeDelivery: a case withdrawn before its request was even published arrives
+// withdrawn: the request and the withdrawal come in one batch, in order.
+func TestWithdrawBeforeDelivery(t *testing.T) {
+	eachDB(t, func(t *testing.T, newDSN func() string) {
+		w := newWorld(t)
+		a := w.start(t, "44", newDSN(), noRelay)
+		b := w.start(t, "43", newDSN(), both)
+		ctx := context.Background()
+		c := a.send(t, 1, "verify.identity", unit43)
+		if err := a.node.Withdraw(ctx, c.ID, "发错对象"); err != nil {
+			t.Fatal(err)
+		}
+		stop := runRelay(t, a)
+		defer stop()
+		checkFor(t, 15*time.Second, "case withdrawn at 43", func() bool {
+			got, err := b.db.FindCase(ctx, b.scope(t), c.ID)
+			return err == nil && got.State == yipanqi.CaseWithdrawn
+		})
+		waitTimeline(t, b, c.ID, yipanqi.CaseEventReceived, yipanqi.CaseEventWithdrawn)
+		if dl, _ := b.db.DeadLetters(ctx, 10); len(dl) != 0 {
+			t.Fatalf("dead letter at 43: %s", dl[0].Reason)
+		}
+	})
+}
