@@ -429,6 +429,14 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		} else if err != nil {
 			return err
 		}
+		if ct.Apply != nil {
+			if err := ct.Apply(ctx, tx, c); err != nil {
+				if code := yipanqi.ErrorCode(err); code != yipanqi.EINTERNAL {
+					return &refusal{err}
+				}
+				return err
+			}
+		}
 		if err := tx.LogMessage(ctx, n.inMessage(d, e, typ, caseID), Hash(e), ""); err != nil {
 			return err
 		}

@@ -47,6 +47,12 @@ type CaseType struct {
 	// Spec is the catalog's declaration of the type (sides, levels, consent, who answers,
 	// labels); nil for a type made by hand, which the engine then checks no further.
 	Spec *yipanqi.CaseType
+	// Apply, if set, runs in the transaction that opens an incoming case of the type, with
+	// the case as it is stored (in a batch it is written when the batch ends, so Apply must
+	// not read it back): what a notice applied on receipt does (directory.update). A
+	// *yipanqi.Error other than EINTERNAL refuses the message — rolled back, dead-lettered,
+	// the sender told; any other error is a store failure, and the message comes again.
+	Apply func(ctx context.Context, tx *sqlstore.Tx, c *yipanqi.Case) error
 }
 
 // CaseTypes is the table of types a node accepts, by name. A request of a type not in it is

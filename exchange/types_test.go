@@ -9,6 +9,7 @@ import (
 
 	"yipanqi"
 	"yipanqi/exchange"
+	"yipanqi/sqlstore"
 	"yipanqi/sqlstore/storetest"
 )
 
@@ -185,6 +186,46 @@ func TestEveryType(t *testing.T) {
 			if dl, _ := p.db.DeadLetters(ctx, 10); len(dl) != 0 {
 				t.Fatalf("dead letters at %s: %s", p.code, dl[0].Reason)
 			}
+		}
+	})
+}
+
+// TestApplyOnReceipt: a type's Apply runs in the transaction that opens the case; a refusal
+// from it rolls the case back, dead-letters the message and tells the sender.
+func TestApplyOnReceipt(t *testing.T) {
+	eachDB(t, func(t *testing.T, newDSN func() string) {
+		w := newWorld(t)
+		a := w.start(t, "44", newDSN(), both)
+		types := exchange.DefaultCaseTypes()
+		ct := types["care.request"]
+		ct.Apply = func(ctx context.Context, tx *sqlstore.Tx, c *yipanqi.Case) error {
+			var f map[string]any
+			_ = json.Unmarshal(c.Data, &f)
+			if f["detail"] == "拒绝" {
+				return yipanqi.FieldErrorf(yipanqi.EINVALID, "detail", "本节点不受理此项协助")
+			}
+			return tx.AddCaseEvents(ctx, []*yipanqi.CaseEvent{{CaseID: c.ID, Kind: yipanqi.CaseEventNoted, Note: "已应用"}})
+		}
+		types["care.request"] = ct
+		b := w.start(t, "43", newDSN(), run{relay: true, consumer: true, tune: func(c *exchange.NodeConfig) { c.Types = types }})
+		ctx := context.Background()
+		send := func(detail string) *yipanqi.Case {
+			c := &yipanqi.Case{Type: "care.request", OrgUnit: unit44a, PeerNode: "43", PeerUnit: unit43}
+			raw, _ := json.Marshal(map[string]any{"need": "hardship", "detail": detail})
+			if err := a.node.Send(ctx, c, raw); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		ok := send("家中老人需要照看")
+		waitTimeline(t, b, ok.ID, yipanqi.CaseEventReceived, yipanqi.CaseEventNoted)
+		no := send("拒绝")
+		checkFor(t, 15*time.Second, "refused by Apply", func() bool {
+			got, err := a.db.FindCase(ctx, a.scope(t), no.ID)
+			return err == nil && got.State == yipanqi.CaseRejected
+		})
+		if _, err := b.db.FindCase(ctx, b.scope(t), no.ID); yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+			t.Fatalf("the refused case is at 43: %v", err)
 		}
 	})
 }

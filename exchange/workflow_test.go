@@ -29,6 +29,9 @@ func waitTimeline(tb testing.TB, p *peer, caseID string, want ...string) {
 	tb.Helper()
 	var got []string
 	checkFor(tb, 15*time.Second, "timeline "+strings.Join(want, ",")+" at "+p.code, func() bool {
+		if _, err := p.db.FindCase(context.Background(), p.scope(tb), caseID); yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND {
+			return false // not there yet
+		}
 		got = p.timelineKinds(tb, caseID)
 		return strings.Join(got, ",") == strings.Join(want, ",")
 	})
