@@ -33,6 +33,10 @@ func (a *App) adminRoutes() []route {
 		{pattern: "GET /admin", nav: "系统管理", allow: isAdmin, handle: a.adminUsers},
 		{pattern: "POST /admin/users", allow: isAdmin, handle: a.adminAddUser},
 		{pattern: "POST /admin/users/{id}", allow: isAdmin, handle: a.adminChangeUser},
+		{pattern: "GET /admin/users/{id}", allow: isAdmin, handle: a.adminUser},
+		{pattern: "POST /admin/users/{id}/password", allow: isAdmin, handle: a.adminSetPassword},
+		{pattern: "POST /admin/users/{id}/tokens", allow: isAdmin, handle: a.adminAddToken},
+		{pattern: "POST /admin/users/{id}/tokens/{tid}/revoke", allow: isAdmin, handle: a.adminRevokeToken},
 		{pattern: "GET /admin/units", allow: isAdmin, handle: a.adminUnits},
 		{pattern: "POST /admin/units/{code}", allow: isAdmin, handle: a.adminChangeUnit},
 		{pattern: "GET /admin/calendar", allow: isAdmin, handle: a.adminCalendar},
@@ -74,6 +78,7 @@ type userRow struct {
 	Failures             int
 	LockedUntil          time.Time
 	Action               string // the form's address
+	URL                  string // the user's page
 	RoleField            Field
 }
 
@@ -126,7 +131,7 @@ func (a *App) usersView(r *http.Request, form map[string]string, fe FormErrors) 
 		p.Users = append(p.Users, userRow{ID: u.ID, Username: u.Username, Name: u.DisplayName, UnitCode: u.OrgUnit,
 			Unit: a.unitName(r.Context(), u.OrgUnit), Role: u.Role, Disabled: u.Disabled, Me: u.ID == me.ID,
 			Locked: u.Login.Locked(now), LockedUntil: u.Login.LockedUntil, Failures: u.Login.Failures,
-			Action:    a.url("/admin/users/" + id),
+			Action: a.url("/admin/users/" + id), URL: a.url("/admin/users/" + id),
 			RoleField: Field{Name: "role", Label: "角色", Input: "select", Options: roleOptions(), Value: string(u.Role), Form: "u" + id}})
 	}
 	p.Add = []Field{

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -352,4 +353,96 @@ func TestAdminTrustAndCalendar(t *testing.T) {
 	wantContains(t, body, "2031 年的节假日安排已载入", "2031-01-02 星期四", "2031-01-04 星期六", holidays, "测试假日")
 	_, body = b.get("/admin/calendar?year=2099")
 	wantContains(t, body, "2099 年的节假日安排尚未载入")
+}
+
+var newTokenOnPage = regexp.MustCompile(`id="new-token">(ypq_[A-Za-z0-9_-]+)<`)
+
+// TestAdminUserPage: a new password set by the administrator ends the user's sessions; a token
+// added on the page is shown once, works on the API and stops when revoked; a user of another
+// province is not there.
+func TestAdminUserPage(t *testing.T) {
+	eachDB(t, func(t *testing.T, dsn string) {
+		ta := startApp(t, dsn, false)
+		admin := addAdmin(t, ta)
+		ctx := context.Background()
+		// An administrator of 广州市 only: 湖南's users, and 广东's outside 广州, are not theirs.
+		hash, _ := web.HashPassword(password)
+		cityAdmin := &yipanqi.User{Username: "yuexiu-admin", OrgUnit: "440104", Role: yipanqi.RoleProvinceAdmin, PasswordHash: hash}
+		if err := ta.db.CreateUser(ctx, cityAdmin); err != nil {
+			t.Fatal(err)
+		}
+		wa := ta.users["worker-a"]
+		page := "/admin/users/" + itoa(wa.ID)
+
+		other := ta.browser(t)
+		other.mustLogin("yuexiu-admin")
+		if code, _ := other.get(page); code != http.StatusNotFound {
+			t.Fatalf("an administrator of another subtree opened the user: %d", code)
+		}
+		other.get("/admin")
+		if code, _ := other.post(page+"/password", url.Values{"csrf": {other.csrf()}, "password": {"another-pass-9"}, "confirm": {"another-pass-9"}}); code != http.StatusNotFound {
+			t.Fatalf("password of a user of another subtree: %d", code)
+		}
+
+		b := ta.browser(t)
+		b.mustLogin("admin")
+		_, body := b.get(page)
+		wantContains(t, body, "worker-a", "广州市天河区甲街道", "没有令牌")
+		victim := ta.browser(t)
+		victim.mustLogin("worker-a")
+
+		code, body := b.post(page+"/password", url.Values{"csrf": {b.csrf()}, "password": {"short"}, "confirm": {"x"}})
+		if code != http.StatusUnprocessableEntity {
+			t.Fatalf("short password: %d", code)
+		}
+		wantContains(t, body, `id="f-password-err"`, `id="f-confirm-err"`)
+		if _, body := b.post(page+"/password", url.Values{"csrf": {b.csrf()}, "password": {"another-pass-9"}, "confirm": {"another-pass-9"}}); !strings.Contains(body, "已设定新密码") {
+			t.Fatalf("set password:\n%s", body)
+		}
+		if _, body := victim.get("/todo"); !strings.Contains(body, "会话已过期") {
+			t.Fatal("the user's session lives on after the password was reset")
+		}
+		if code, _ := ta.browser(t).login("worker-a", "another-pass-9"); code != http.StatusOK {
+			t.Fatalf("sign-in with the new password: %d", code)
+		}
+		if e := auditEntries(t, ta.db, "user.password"); len(e) != 1 || e[0].Actor != admin.Username || e[0].Object != "worker-a" {
+			t.Fatalf("user.password entries = %+v", e)
+		}
+
+		// A token: a label is required; then shown once.
+		if code, body := b.post(page+"/tokens", url.Values{"csrf": {b.csrf()}}); code != http.StatusUnprocessableEntity || !strings.Contains(body, `id="f-label-err"`) {
+			t.Fatalf("token without a label: %d", code)
+		}
+		_, body = b.post(page+"/tokens", url.Values{"csrf": {b.csrf()}, "label": {"天河区系统对接"}})
+		m := newTokenOnPage.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no token on the page:\n%s", body)
+		}
+		token := m[1]
+		if code, _ := ta.call(t, token, "GET", "/api/v1/todo", ""); code != http.StatusOK {
+			t.Fatalf("the new token: %d", code)
+		}
+		if _, body := b.get(page); strings.Contains(body, token) || !strings.Contains(body, "天河区系统对接") {
+			t.Fatal("the token is shown again, or its label is not")
+		}
+		toks, err := ta.db.APITokens(ctx, wa.ID)
+		if err != nil || len(toks) != 1 {
+			t.Fatalf("tokens: %v %v", toks, err)
+		}
+		// Revoking another user's token through this user's page: not found.
+		if code, _ := b.post("/admin/users/"+itoa(ta.users["worker-b"].ID)+"/tokens/"+itoa(toks[0].ID)+"/revoke", url.Values{"csrf": {b.csrf()}}); code != http.StatusNotFound {
+			t.Fatalf("revoke through another user: %d", code)
+		}
+		if _, body := b.post(page+"/tokens/"+itoa(toks[0].ID)+"/revoke", url.Values{"csrf": {b.csrf()}}); !strings.Contains(body, "已吊销令牌") {
+			t.Fatalf("revoke:\n%s", body)
+		}
+		if code, _ := ta.call(t, token, "GET", "/api/v1/todo", ""); code != http.StatusUnauthorized {
+			t.Fatalf("the revoked token: %d", code)
+		}
+		for _, action := range []string{"token.add", "token.revoke"} {
+			if e := auditEntries(t, ta.db, action); len(e) != 1 || e[0].Actor != "admin" || e[0].Object != "worker-a" {
+				t.Errorf("%s entries = %+v", action, e)
+			}
+		}
+	})
 }
