@@ -165,7 +165,7 @@ func Status(c *Case) string {
 // whose time came only after the deadline had passed is skipped without an event. A case no
 // longer open leaves every supervision queue; its overdue flag stays, as history. Reminders
 // and escalation apply to cases this node must answer (incoming); an outgoing case only
-// turns overdue.
+// turns overdue. The sweep's times must not go backwards (a later now never undoes state).
 func (k *Clock) Advance(c *Case, now time.Time) (events []Event, next time.Time) {
 	if !Open(c.State) || c.DueAt.IsZero() {
 		c.Queue = ""
@@ -176,6 +176,29 @@ func (k *Clock) Advance(c *Case, now time.Time) (events []Event, next time.Time)
 	in := c.Direction == yipanqi.Incoming
 	ev := func(kind, unit string, step int, at time.Time) {
 		events = append(events, Event{CaseID: c.ID, OrgUnit: c.OrgUnit, Unit: unit, Kind: kind, Step: step, At: at})
+	}
+	// The state never runs ahead of the deadline: when the deadline moved later (a
+	// petition's outcome deadline replaces its first), what has not yet come at now for the
+	// new one starts again — reminders fire again, the case is no longer overdue.
+	due := 0
+	for due < len(r.reminders) && !k.remindAt(c.DueAt, r.reminders[due]).After(now) {
+		due++
+	}
+	c.Reminded = min(c.Reminded, due)
+	if c.Overdue && now.Before(overdueAt) {
+		c.Overdue, c.Level, c.Queue = false, 0, ""
+	}
+	if in {
+		due = 0
+		for due < len(r.escalation) && !k.escalateAt(c.DueAt, r.escalation[due]).After(now) {
+			due++
+		}
+		if c.Level > due {
+			c.Level, c.Queue = due, ""
+			for i := due - 1; i >= 0 && c.Queue == ""; i-- {
+				c.Queue = Ancestor(c.OrgUnit, r.escalation[i].LevelsUp)
+			}
+		}
 	}
 	for c.Reminded < len(r.reminders) {
 		at := k.remindAt(c.DueAt, r.reminders[c.Reminded])

@@ -162,3 +162,28 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// A deadline moved later — a petition's outcome deadline replacing the first — restarts the
+// clock: no longer overdue, off the queues, reminders fire again before the new deadline.
+func TestAdvanceDeadlineMoved(t *testing.T) {
+	k := mustClock(t, sla.Config{})
+	c := &sla.Case{ID: "p", Type: "petition.forward", OrgUnit: "440106001", Direction: yipanqi.Incoming,
+		State: yipanqi.CaseInProgress, DueAt: at("2026-03-16 10:00:00")}
+	k.Advance(c, at("2026-03-30 00:00:00"))
+	if !c.Overdue || c.Level != 2 || c.Queue != "4401" {
+		t.Fatalf("before the move: %+v", c)
+	}
+	c.DueAt = at("2026-05-15 10:00:00")
+	ev, next := k.Advance(c, at("2026-03-30 00:00:01"))
+	if len(ev) != 0 || c.Overdue || c.Level != 0 || c.Queue != "" || c.Reminded != 0 || !next.Equal(at("2026-05-12 00:00:00")) {
+		t.Fatalf("after the move: events %v, %+v, next %v", ev, c, next)
+	}
+	// Moved later but still past: the steps that have come stay, those that have not go.
+	c.DueAt = at("2026-03-16 10:00:00")
+	k.Advance(c, at("2026-03-30 00:00:01"))
+	c.DueAt = at("2026-03-25 10:00:00") // second step at the end of 2026-04-01
+	k.Advance(c, at("2026-03-30 00:00:02"))
+	if !c.Overdue || c.Level != 1 || c.Queue != "440106" {
+		t.Fatalf("moved back into the past: %+v", c)
+	}
+}
