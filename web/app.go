@@ -270,13 +270,14 @@ func (a *App) wrap(rt route) http.Handler {
 				return
 			}
 			st.badEncoding = checkEncoding(r)
-			want := ""
+			want, pre := "", ""
 			if st.sess != nil {
 				want = st.sess.CSRF
-			} else if c, err := r.Cookie(a.preCookie()); err == nil && rt.public {
-				want = c.Value
 			}
-			if !sameToken(r.PostForm.Get("csrf"), want) {
+			if c, err := r.Cookie(a.preCookie()); err == nil && rt.public {
+				pre = c.Value // a public form (sign-in) carries the pre-session token, signed in or not
+			}
+			if got := r.PostForm.Get("csrf"); !sameToken(got, want) && !sameToken(got, pre) {
 				if st.sess == nil && !rt.public {
 					// Signed out meanwhile (expired): back to sign-in, nothing saved.
 					http.Redirect(w, r, a.url("/login?expired=1"), http.StatusSeeOther)
