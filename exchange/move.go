@@ -64,7 +64,11 @@ func (n *Node) RecordFlow(ctx context.Context, scope yipanqi.Scope, idNumber str
 		}
 		sent = n.sendItem(ctx, c, e, body)
 		tl := &timeline{}
-		if err := n.storeSend(ctx, tx, sent, at, tl); err != nil {
+		hukou, err := n.hukouOf(ctx, tx, []sendItem{sent})
+		if err != nil {
+			return err
+		}
+		if err := n.storeSend(ctx, tx, sent, at, tl, hukou); err != nil {
 			return err
 		}
 		return tx.AddCaseEvents(ctx, tl.events)

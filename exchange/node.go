@@ -510,9 +510,17 @@ func (n *Node) commitSends(ctx context.Context, reqs []*sendReq) error {
 	at := n.now()
 	return inTx(ctx, func(tx *sqlstore.Tx) error {
 		tl := &timeline{}
+		var all []sendItem
+		for _, r := range reqs {
+			all = append(all, r.items...)
+		}
+		hukou, err := n.hukouOf(ctx, tx, all)
+		if err != nil {
+			return err
+		}
 		for _, r := range reqs {
 			for i, it := range r.items {
-				if err := n.storeSend(ctx, tx, it, at, tl); err != nil {
+				if err := n.storeSend(ctx, tx, it, at, tl, hukou); err != nil {
 					return &manyError{i: i, total: len(r.items), err: err}
 				}
 			}
@@ -521,11 +529,15 @@ func (n *Node) commitSends(ctx context.Context, reqs []*sendReq) error {
 	})
 }
 
-// storeSend stores one prepared outgoing case in tx: its consent checked if its type needs
-// one, the case, its message and outbox row, the audit entry, and its event on tl.
-func (n *Node) storeSend(ctx context.Context, tx *sqlstore.Tx, it sendItem, at time.Time, tl *timeline) error {
+// storeSend stores one prepared outgoing case in tx: checked against the hukou codes the
+// registry holds (hukou, from hukouOf) and its consent if its type needs one, the case, its message and outbox row, the audit entry, and its event on tl.
+func (n *Node) storeSend(ctx context.Context, tx *sqlstore.Tx, it sendItem, at time.Time, tl *timeline, hukou map[string]string) error {
 	note := "发往 " + it.c.PeerUnit
-	if ct := n.cfg.Types[it.c.Type]; ct.Spec != nil && ct.Spec.Sensitive {
+	ct := n.cfg.Types[it.c.Type]
+	if err := checkHometown(ct, it.c, hukou); err != nil {
+		return err
+	}
+	if ct.Spec != nil && ct.Spec.Sensitive {
 		consent, err := n.consentFor(ctx, tx, it.c, at)
 		if err != nil {
 			return err

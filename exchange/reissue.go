@@ -76,7 +76,11 @@ func (n *Node) StartReissue(ctx context.Context, c *yipanqi.Case, fields json.Ra
 	at := n.now()
 	err = n.db.InTx(ctx, func(tx *sqlstore.Tx) error {
 		tl := &timeline{}
-		if err := n.storeSend(ctx, tx, item, at, tl); err != nil {
+		hukou, err := n.hukouOf(ctx, tx, []sendItem{item})
+		if err != nil {
+			return err
+		}
+		if err := n.storeSend(ctx, tx, item, at, tl, hukou); err != nil {
 			return err
 		}
 		tl.add(&yipanqi.CaseEvent{CaseID: c.ID, At: at, Kind: yipanqi.CaseEventNoticeGiven, Actor: item.audit.Actor,

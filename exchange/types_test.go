@@ -24,7 +24,8 @@ type typeSample struct {
 
 // TestEveryType: for every type of the catalog, the happy path across two nodes, and the bad
 // inputs every type must refuse with a clear error and nothing stored: a missing required
-// field, a level that may not send it, a reply to a notice, a second reply.
+// field, a level that may not send it, the wrong side (a case for the hometown addressed
+// elsewhere than the hukou the registry holds), a reply to a notice, a second reply.
 func TestEveryType(t *testing.T) {
 	eachDB(t, func(t *testing.T, newDSN func() string) {
 		w := newWorld(t)
@@ -101,6 +102,12 @@ func TestEveryType(t *testing.T) {
 						wantError(t, a.node.Send(ctx, newCase(u), raw), yipanqi.EINVALID, "org_unit")
 						break
 					}
+				}
+				// Wrong side: a case for the hometown addressed off the person's hukou path.
+				if ct.From == yipanqi.SideResidence && ct.To == yipanqi.SideHometown && s.fields["id_number"] == id {
+					c := newCase(s.from)
+					c.PeerUnit = "430103"
+					wantError(t, a.node.Send(ctx, c, raw), yipanqi.EINVALID, "peer_unit")
 				}
 				// (The outbox drains meanwhile: the relay runs. Cases and dead letters do not move.)
 				if after := a.counts(t); after.cases != before.cases || after.dead != before.dead {

@@ -278,3 +278,38 @@ func (tx *Tx) CaseEventCounts(ctx context.Context, caseID string) (map[string]in
 	}
 	return out, rows.Err()
 }
+
+// HukouCodes returns, by ID number, the hukou codes of those of the people that the node's
+// registry holds, in one query (chunked below the variable limit): the engine's check that a
+// case for the hometown goes to the hometown. It shows nothing to anyone and writes no audit
+// entry; the engine's refusal does not name the code.
+func (tx *Tx) HukouCodes(ctx context.Context, idNumbers []string) (map[string]string, error) {
+	out := make(map[string]string, len(idNumbers))
+	for lo := 0; lo < len(idNumbers); lo += maxVarsPerStatement {
+		chunk := idNumbers[lo:min(lo+maxVarsPerStatement, len(idNumbers))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := tx.q.query(ctx, "SELECT id_number, hukou_code FROM people WHERE id_number IN (?"+
+			strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("hukou codes: %w", err)
+		}
+		for rows.Next() {
+			var id, code string
+			if err := rows.Scan(&id, &code); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("hukou codes: %w", err)
+			}
+			out[id] = code
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("hukou codes: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("hukou codes: %w", err)
+		}
+	}
+	return out, nil
+}
