@@ -62,7 +62,7 @@ func TestCaseFlow(t *testing.T) {
 		if code != http.StatusUnprocessableEntity {
 			t.Fatalf("over-long reason: %d", code)
 		}
-		wantContains(t, body, "不得超过 200 个字", long, `value="`+id+`"`)
+		wantContains(t, body, "不得超过 200 个字", long, `value="`+id+`"`, `<a href="#f-f-reason">核实事由：`)
 		if n := countCases(t, res, "44"); n != 0 {
 			t.Fatalf("a refused form stored %d cases", n)
 		}
