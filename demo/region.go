@@ -280,7 +280,7 @@ func (r *Region) openNode(ctx context.Context, code, name, url string) (*Node, e
 	}
 	n.Status = &web.Node{Code: code, Name: name, Store: db, Types: typeNames(), NATS: health, InboxLag: lag, Now: r.cfg.Now}
 	n.App, err = web.New(web.Config{Code: code, Name: name, BasePath: "/" + code, Store: db, Node: n.Engine,
-		Divisions: r.cfg.Tree, Status: n.Status, Now: r.cfg.Now, Logger: r.cfg.Logger})
+		Divisions: r.cfg.Tree, Status: n.Status, Now: r.cfg.Now, Logger: r.cfg.Logger, Trust: r.Keys.Trust, KeyID: r.Keys.Nodes[code].ID})
 	if err != nil {
 		n.close()
 		return nil, err

@@ -383,7 +383,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	app, err := web.New(web.Config{Code: c.Node.Code, Name: c.Node.Name, Store: db, Node: node, Divisions: tree,
-		Status: status, Now: env.Now, Logger: logger, Secure: c.HTTP.SecureCookies})
+		Status: status, Now: env.Now, Logger: logger, Secure: c.HTTP.SecureCookies, Trust: trust, KeyID: key.ID})
 	if err != nil {
 		return err
 	}
