@@ -27,6 +27,10 @@ var isAdmin = roles(yipanqi.RoleProvinceAdmin)
 var canAudit = roles(yipanqi.RoleProvinceAdmin, yipanqi.RoleProvinceSupervisor, yipanqi.RoleCitySupervisor,
 	yipanqi.RoleCountySupervisor)
 
+// canVerify: who may run the check of the whole audit chain, which is the node's, not a
+// subtree's (and reads every entry).
+var canVerify = roles(yipanqi.RoleProvinceAdmin, yipanqi.RoleProvinceSupervisor)
+
 // adminRoutes are the routes of 系统管理, 审计 and the JSON API.
 func (a *App) adminRoutes() []route {
 	rs := []route{
@@ -46,7 +50,7 @@ func (a *App) adminRoutes() []route {
 
 		{pattern: "GET /audit", nav: "审计", allow: canAudit, handle: a.auditLog},
 		{pattern: "POST /audit", allow: canAudit, handle: a.auditLog},
-		{pattern: "POST /audit/verify", allow: canAudit, handle: a.auditVerify},
+		{pattern: "POST /audit/verify", allow: canVerify, handle: a.auditVerify},
 	}
 	return append(rs, a.apiRoutes()...)
 }

@@ -276,7 +276,17 @@ func TestAuditViewer(t *testing.T) {
 			t.Fatalf("filtered page:\n%s", body)
 		}
 
-		// Verify: intact, then tampered with.
+		// Verify (the whole node's chain: province level only): intact, then tampered with.
+		if strings.Contains(body, "校验审计链") {
+			t.Fatal("a county supervisor is offered the chain check")
+		}
+		if code, _ := b.post("/audit/verify", url.Values{"csrf": {b.csrf()}}); code != http.StatusForbidden {
+			t.Fatalf("county supervisor verifying: %d", code)
+		}
+		b = ta.browser(t)
+		b.mustLogin("admin")
+		_, body = b.get("/audit")
+		wantContains(t, body, "校验审计链", "worker-c") // the province sees every unit
 		_, body = b.post("/audit/verify", url.Values{"csrf": {b.csrf()}})
 		wantContains(t, body, "校验通过")
 		first := auditEntries(t, ta.db, "person.view")[1] // the oldest

@@ -36,6 +36,7 @@ type auditPage struct {
 	Prev, Next int // 0 when there is none
 	Verify     string
 	VerifyOK   bool
+	CanVerify  bool
 }
 
 // actionLabels names the actions of the audit log in Chinese.
@@ -111,7 +112,7 @@ func (a *App) auditFields(form map[string]string, fe FormErrors) []Field {
 // auditLog is 审计: GET shows the newest entries, POST the ones the form's filters select.
 func (a *App) auditLog(w http.ResponseWriter, r *http.Request) {
 	f, form, page, fe := a.auditForm(r)
-	p := &auditPage{Fields: a.auditFields(form, fe), Errors: fe, Page: page}
+	p := &auditPage{Fields: a.auditFields(form, fe), Errors: fe, Page: page, CanVerify: canVerify(currentUser(r))}
 	if fe.Any() {
 		a.renderStatus(w, r, http.StatusUnprocessableEntity, "audit", p)
 		return
@@ -154,7 +155,7 @@ func (a *App) fillAudit(r *http.Request, p *auditPage, f sqlstore.AuditFilter, f
 // auditVerify checks the audit chain (DB.VerifyAudit) and shows the result above the newest
 // entries: how many entries were checked, or the first broken one.
 func (a *App) auditVerify(w http.ResponseWriter, r *http.Request) {
-	p := &auditPage{Fields: a.auditFields(map[string]string{}, FormErrors{}), Errors: FormErrors{}, Page: 1}
+	p := &auditPage{Fields: a.auditFields(map[string]string{}, FormErrors{}), Errors: FormErrors{}, Page: 1, CanVerify: true}
 	n, err := a.cfg.Store.VerifyAudit(r.Context())
 	result := ""
 	if err != nil {
