@@ -314,6 +314,45 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if len(served) == 0 {
 		t.Fatal("no API routes")
 	}
+	// Every reference of the document resolves.
+	resp2, err := http.Get(ta.srv.URL + "/44/api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	var whole any
+	if err := json.NewDecoder(resp2.Body).Decode(&whole); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	refs := 0
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if ref, ok := x["$ref"].(string); ok {
+				refs++
+				var at any = whole
+				for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+					m, _ := at.(map[string]any)
+					at = m[part]
+				}
+				if at == nil {
+					t.Errorf("openapi.json: %s does not resolve", ref)
+				}
+			}
+			for _, y := range x {
+				walk(y)
+			}
+		case []any:
+			for _, y := range x {
+				walk(y)
+			}
+		}
+	}
+	walk(whole)
+	if refs == 0 {
+		t.Error("openapi.json has no references: the walk found nothing to check")
+	}
 	if code, _ := ta.call(t, "", "GET", "/api/v1/nothing", ""); code != http.StatusNotFound {
 		t.Errorf("an undocumented path: %d, want 404", code)
 	}
