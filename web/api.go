@@ -171,11 +171,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 			apiError(w, http.StatusRequestEntityTooLarge, "invalid", "", "请求体过大（上限 "+itoa(MaxFormBytes>>10)+" KB）")
 			return false
 		}
-		msg := "请求体不是有效的 JSON 对象"
-		if s, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			msg = "请求体含有未定义的字段 " + s
-		}
-		apiError(w, http.StatusBadRequest, "invalid", "", msg)
+		apiError(w, http.StatusBadRequest, "invalid", "", "请求体不是有效的 JSON 对象，或含有接口未定义的成员（见 /api/openapi.json）")
 		return false
 	}
 	return true
