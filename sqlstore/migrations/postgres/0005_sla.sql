@@ -68,3 +68,30 @@ CREATE TABLE assess_adjustments (
     created_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX assess_adjustments_unit ON assess_adjustments (period, org_unit);
+
+-- Joint meetings of the 11 provinces (S4.2, docs/meetings.md) and their resolutions, each
+-- followed up as a consult case (case_id, '' until it is sent).
+CREATE TABLE meetings (
+    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    year       INTEGER NOT NULL,
+    host       TEXT NOT NULL,
+    held_on    DATE NOT NULL,
+    place      TEXT NOT NULL DEFAULT '',
+    agenda     TEXT NOT NULL,
+    minutes    TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX meetings_year ON meetings (year, held_on);
+
+CREATE TABLE meeting_resolutions (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    meeting_id  BIGINT NOT NULL REFERENCES meetings (id),
+    seq         INTEGER NOT NULL,
+    text        TEXT NOT NULL,
+    lead        TEXT NOT NULL,
+    counterpart TEXT NOT NULL,
+    case_id     TEXT NOT NULL DEFAULT '',
+    UNIQUE (meeting_id, seq)
+);
