@@ -37,10 +37,10 @@ func TestServiceResultConsent(t *testing.T) {
 			return c, a.node.Send(staff, c, serviceResult(p.IDNumber))
 		}
 
-		before := a.counts(t)
+		before := a.kept(t)
 		_, err := send()
 		wantError(t, err, yipanqi.EINVALID, "consent")
-		if after := a.counts(t); after != before {
+		if after := a.kept(t); after != before {
 			t.Fatalf("a send without consent stored something: %+v → %+v", before, after)
 		}
 		// A consent for another recipient does not cover it.
@@ -87,10 +87,10 @@ func TestServiceResultConsent(t *testing.T) {
 		if err := a.db.RevokeConsent(staff, a.scope(t), consent.ID, "本人申请撤回"); err != nil {
 			t.Fatal(err)
 		}
-		before = a.counts(t)
+		before = a.kept(t)
 		_, err = send()
 		wantError(t, err, yipanqi.EINVALID, "consent")
-		if after := a.counts(t); after != before {
+		if after := a.kept(t); after != before {
 			t.Fatalf("a send after revocation stored something: %+v → %+v", before, after)
 		}
 	})

@@ -28,7 +28,7 @@ func TestMoveNotice(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		before := a.counts(t)
+		before := a.kept(t)
 		for _, bad := range []*yipanqi.FlowEvent{
 			{Kind: "pregnant", On: yipanqi.Date{Year: 2026, Month: 11, Day: 2}},
 			{Kind: yipanqi.FlowLeft},
@@ -41,7 +41,7 @@ func TestMoveNotice(t *testing.T) {
 			On: yipanqi.Date{Year: 2026, Month: 11, Day: 2}}); yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
 			t.Fatalf("flow out of scope: %v", err)
 		}
-		if after := a.counts(t); after != before {
+		if after := a.kept(t); after != before {
 			t.Fatalf("refused flows stored something: %+v → %+v", before, after)
 		}
 

@@ -42,9 +42,9 @@ func TestPetition(t *testing.T) {
 			t.Fatalf("accept deadline %v, want %v", first.DueAt, want)
 		}
 		outcome := json.RawMessage(`{"outcome":"已督促户籍地兑现奖励","closed_on":"2026-12-01"}`)
-		before := b.counts(t)
+		before := b.kept(t)
 		wantError(t, b.node.Reply(ctx, c.ID, "outcome", outcome), yipanqi.ECONFLICT, "reply")
-		if after := b.counts(t); after != before || state(b, c.ID).State != yipanqi.CaseDelivered {
+		if after := b.kept(t); after != before || state(b, c.ID).State != yipanqi.CaseDelivered {
 			t.Fatalf("an outcome before acceptance changed something: %+v → %+v", before, after)
 		}
 		if err := b.node.Reply(ctx, c.ID, "accepted", json.RawMessage(`{"handled_by":"芙蓉区信访局"}`)); err != nil {

@@ -50,11 +50,11 @@ func TestCertReissue(t *testing.T) {
 			return cert.Number
 		}
 		wrong, right := issue(other), issue(id)
-		before := b.counts(t)
+		before := b.kept(t)
 		wantError(t, b.node.AnswerReissue(ctx, c.ID, unit43+"-2020-000999"), yipanqi.EINVALID, "cert_number")
 		wantError(t, b.node.AnswerReissue(ctx, c.ID, wrong), yipanqi.EINVALID, "cert_number")
 		wantError(t, b.node.AnswerReissue(ctx, c.ID, right), yipanqi.EINVALID, "cert_number") // not posted yet
-		if after := b.counts(t); after != before {
+		if after := b.kept(t); after != before {
 			t.Fatalf("refused answers stored something: %+v → %+v", before, after)
 		}
 		if err := b.db.RecordCertificatePosting(ctx, right, township, "EMS1234567890", today); err != nil {

@@ -33,7 +33,7 @@ func TestSidesAndLevels(t *testing.T) {
 			{"verify.identity from the province", &yipanqi.Case{Type: "verify.identity", OrgUnit: "44", PeerNode: "43", PeerUnit: unit43}, fieldsFor(1), "org_unit"},
 			{"petition.forward from a township", &yipanqi.Case{Type: "petition.forward", OrgUnit: unit44a + "001", PeerNode: "43", PeerUnit: unit43}, petition(1), "org_unit"},
 		}
-		before := a.counts(t)
+		before := a.kept(t)
 		for _, tt := range tests {
 			err := a.node.Send(ctx, tt.c, tt.fields)
 			wantError(t, err, yipanqi.EINVALID, tt.field)
@@ -41,7 +41,7 @@ func TestSidesAndLevels(t *testing.T) {
 				t.Errorf("%s: message %q does not name the type", tt.name, yipanqi.ErrorMessage(err))
 			}
 		}
-		if after := a.counts(t); after != before {
+		if after := a.kept(t); after != before {
 			t.Fatalf("refused sends stored something: %+v → %+v", before, after)
 		}
 
