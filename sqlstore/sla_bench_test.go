@@ -162,6 +162,10 @@ func BenchmarkAssessment(b *testing.B) {
 		if len(kept.Rows) != 1+20+200+2000 || !reflect.DeepEqual(kept.Rows[0].Figures, re.Rows[0].Figures) {
 			b.Fatalf("kept %d rows %+v, recomputed %d rows %+v", len(kept.Rows), kept.Rows[0].Figures, len(re.Rows), re.Rows[0].Figures)
 		}
-		b.Logf("province 44, 2025: %+v", kept.Rows[0].Figures)
+		counts, err := db.AssessmentCounts(ctx, scope, year)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("province 44, 2025: %d kept count rows read; %+v", len(counts), kept.Rows[0].Figures)
 	}
 }
