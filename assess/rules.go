@@ -19,15 +19,16 @@ import (
 // gains bonus points and loses deductions per case (each capped), adds the manual entries of
 // the level above (capped), and the total is kept between Floor and Cap.
 type Rules struct {
-	Name       string                             `toml:"name"`
-	Base       float64                            `toml:"base"`  // 基础分
-	Full       float64                            `toml:"full"`  // 满分: Base + the weights
-	Cap        float64                            `toml:"cap"`   // 封顶, with bonus points
-	Floor      float64                            `toml:"floor"` // 保底
-	Weights    map[string]float64                 `toml:"weights"`
-	Bonus      map[string]PerCase                 `toml:"bonus"`
-	Deductions map[string]PerCase                 `toml:"deductions"`
-	Manual     struct{ Bonus, Deduction float64 } `toml:"manual_cap"`
+	Name       string             `toml:"name"`
+	Base       float64            `toml:"base"`  // 基础分
+	Full       float64            `toml:"full"`  // 满分: Base + the weights
+	Cap        float64            `toml:"cap"`   // 封顶, with bonus points
+	Floor      float64            `toml:"floor"` // 保底
+	Weights    map[string]float64 `toml:"weights"`
+	Bonus      map[string]PerCase `toml:"bonus"`
+	Deductions map[string]PerCase `toml:"deductions"`
+	// Manual caps the sums of the manual bonus and deduction entries ([manual_cap]).
+	Manual struct{ Bonus, Deduction float64 } `toml:"manual_cap"`
 }
 
 // PerCase is points per Per cases of a figure, at most Cap in all.
