@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,10 +119,16 @@ func TestBrowserCaseFlow(t *testing.T) {
 	do("open the form", chromedp.Navigate(base+"/44/new/verify.identity"), chromedp.WaitVisible(chromedp.CSS("#f-f-id_number")))
 	do("look the person up",
 		chromedp.SendKeys(chromedp.CSS("#f-f-id_number"), rg.person.IDNumber),
-		chromedp.Click(chromedp.CSS(`button[value="lookup"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#f-peer_unit")))
-	if v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#f-peer_unit"))); err != nil || v != hometown {
-		t.Fatalf("addressee after lookup = %q (%v), want %s", v, err, hometown)
+		chromedp.Click(chromedp.CSS(`button[value="lookup"]`)))
+	// The addressee field is on the form before the lookup too: wait for the page the lookup
+	// answers with, whose addressee is filled in.
+	var addressee string
+	for i := 0; i < 100 && addressee == ""; i++ {
+		time.Sleep(50 * time.Millisecond)
+		addressee, _ = chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#f-peer_unit")))
+	}
+	if addressee != hometown {
+		t.Fatalf("addressee after lookup = %q, want %s", addressee, hometown)
 	}
 	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#f-f-name"))); v != rg.person.Name {
 		t.Fatalf("name after lookup = %q, want %q", v, rg.person.Name)
@@ -180,6 +187,57 @@ func TestBrowserCaseFlow(t *testing.T) {
 		}
 	}
 	screenshot("residence-reply")
+
+	// Print the 《限期补办通知书》 for the person, from their page at the residence.
+	do("search the person",
+		chromedp.Navigate(base+"/44/people"),
+		chromedp.WaitVisible(chromedp.CSS("#f-id_number")),
+		chromedp.SendKeys(chromedp.CSS("#f-id_number"), rg.person.IDNumber),
+		chromedp.Click(chromedp.CSS(`form.filters button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.list a[href^="/44/people/"]`)))
+	if list := text("table.list"); strings.Contains(list, rg.person.IDNumber) {
+		t.Fatalf("the search result shows the full ID number:\n%s", list)
+	}
+	do("open the person", chromedp.Click(chromedp.CSS(`table.list a[href^="/44/people/"]`)), chromedp.WaitVisible(chromedp.CSS("#f-days")))
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); strings.Contains(loc, rg.person.IDNumber) {
+		t.Fatalf("the person page's address %s carries the ID number", loc)
+	}
+	do("print the notice",
+		chromedp.SetValue(chromedp.CSS("#f-days"), "45"),
+		chromedp.Submit(chromedp.CSS("#f-days")),
+		chromedp.WaitVisible(chromedp.CSS("body")))
+	want45 := rg.clock.Now().In(time.FixedZone("CST", 8*3600)).AddDate(0, 0, 45)
+	notice := text("body")
+	for _, want := range []string{"限期补办通知书", rg.person.Name, fmt.Sprintf("%d年%d月%d日", want45.Year(), want45.Month(), want45.Day())} {
+		if !strings.Contains(notice, want) {
+			t.Fatalf("the printed notice lacks %q:\n%s", want, notice)
+		}
+	}
+	screenshot("print-notice")
+
+	// A certificate issued at the hometown, verified on its public page (the QR code's address).
+	cert := &yipanqi.Certificate{Kind: yipanqi.CertIssued, IDNumber: rg.person.IDNumber, HolderName: rg.person.Name,
+		IssuerCode: hometown, IssuedOn: yipanqi.DateOf(rg.clock.Now()), ValidUntil: yipanqi.DateOf(rg.clock.Now()).AddDays(3 * 365),
+		MaritalStatus: yipanqi.FirstMarried}
+	if err := rg.apps["43"].db.IssueCertificate(context.Background(), cert); err != nil {
+		t.Fatal(err)
+	}
+	do("print the certificate",
+		chromedp.Navigate(base+"/43/print/cert/"+cert.Number),
+		chromedp.WaitVisible(chromedp.CSS("svg")))
+	screenshot("print-certificate")
+	// The certificate prints the address its QR code encodes; the public page must answer it.
+	qrURL := regexp.MustCompile(`https?://\S+/verify/cert/\S+`).FindString(text("body"))
+	if want := base + "/43/verify/cert/" + cert.Number; qrURL != want {
+		t.Fatalf("the certificate's verification address = %q, want %q", qrURL, want)
+	}
+	do("sign out", chromedp.Navigate(base+"/43/"), chromedp.WaitVisible(chromedp.CSS("#h-todo")), chromedp.Click(chromedp.CSS(`form[action$="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS("#f-username")))
+	do("open the verification page", chromedp.Navigate(qrURL), chromedp.WaitVisible(chromedp.CSS("main, body")))
+	verify := text("body")
+	if !strings.Contains(verify, cert.Number) || !strings.Contains(verify, "有效") || strings.Contains(verify, rg.person.Name) {
+		t.Fatalf("the public verification page (signed out) reads:\n%s\nwant the number, 有效, and the name masked", verify)
+	}
+	screenshot("verify-certificate")
 }
 
 func twoDigits(n int) string {
