@@ -314,3 +314,53 @@ func (p *peer) kept(tb testing.TB) counts {
 	c.outbox = 0
 	return c
 }
+
+// TestLocalWorkflow: withdrawal and transfer of a case between two units of the same node,
+// whose two copies have different ids.
+func TestLocalWorkflow(t *testing.T) {
+	eachDB(t, func(t *testing.T, newDSN func() string) {
+		w := newWorld(t)
+		a := w.start(t, "44", newDSN(), both)
+		ctx := context.Background()
+		const other = unit44b + "001"
+		if err := a.db.UpsertOrgUnits(ctx, []yipanqi.OrgUnit{{Code: other, Name: "南头街道", Active: true}}); err != nil {
+			t.Fatal(err)
+		}
+		copyOf := func(c *yipanqi.Case) *yipanqi.Case {
+			var found *yipanqi.Case
+			checkFor(t, 15*time.Second, "local copy", func() bool {
+				list, _, err := a.db.ListCases(ctx, mustScope(t, unit44b), yipanqi.CaseFilter{Direction: yipanqi.Incoming})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, x := range list {
+					if x.PeerUnit == unit44a && x.ID != c.ID && x.CreatedAt.After(c.CreatedAt.Add(-time.Second)) && x.Type == c.Type {
+						found = x
+					}
+				}
+				return found != nil && found.State == yipanqi.CaseDelivered
+			})
+			return found
+		}
+		c := a.send(t, 1, "verify.identity", unit44b)
+		in := copyOf(c)
+		if err := a.node.Transfer(ctx, in.ID, other, "户籍在南头街道"); err != nil {
+			t.Fatal(err)
+		}
+		checkFor(t, 15*time.Second, "sender's copy names the new unit", func() bool {
+			got, err := a.db.FindCase(ctx, mustScope(t, unit44a), c.ID)
+			return err == nil && got.PeerUnit == other
+		})
+		if err := a.node.Withdraw(ctx, c.ID, "已当面核实"); err != nil {
+			t.Fatal(err)
+		}
+		checkFor(t, 15*time.Second, "receiver's copy withdrawn", func() bool {
+			got, err := a.db.FindCase(ctx, mustScope(t, other), in.ID)
+			return err == nil && got.State == yipanqi.CaseWithdrawn
+		})
+		wantError(t, a.node.Reply(ctx, in.ID, "confirmed", nil), yipanqi.ECONFLICT, "state")
+		if dl, _ := a.db.DeadLetters(ctx, 10); len(dl) != 0 {
+			t.Fatalf("dead letter: %s", dl[0].Reason)
+		}
+	})
+}
