@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -167,4 +169,149 @@ func testMoveCase(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	}
 	_, err = move(c.ID, townshipA)
 	wantCode(t, err, yipanqi.ECONFLICT)
+}
+
+func init() {
+	register("CaseworkTx", testCaseworkTx)
+	register("ServiceResults", testServiceResults)
+}
+
+// testCaseworkTx: the transaction helpers of the workflows — peer unit, deadline, the replies
+// of a case, its event counts, hukou codes, and a flow recorded in a transaction that rolls
+// back leaving nothing.
+func testCaseworkTx(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
+	db := open(t)
+	out := &yipanqi.Case{Type: "petition.forward", Direction: yipanqi.Outgoing, OrgUnit: townshipA, PeerNode: "36",
+		PeerUnit: "360121", State: yipanqi.CaseDelivered}
+	if err := db.CreateCase(ctx(), out); err != nil {
+		t.Fatal(err)
+	}
+	p := NewPerson(1, townshipA)
+	MustImport(t, db, p)
+	due := time.Date(2027, 1, 5, 15, 59, 59, 0, time.UTC)
+	err := db.InTx(ctx(), func(tx *sqlstore.Tx) error {
+		if err := tx.SetPeerUnit(ctx(), out.ID, "360121100"); err != nil {
+			return err
+		}
+		if err := tx.SetCaseDue(ctx(), out.ID, yipanqi.Outgoing, due, true); err != nil {
+			return err
+		}
+		for i, replyTo := range []string{"", "h-request", "h-request"} {
+			m := &yipanqi.Message{ID: fmt.Sprintf("m%d", i), CaseID: out.ID, Direction: yipanqi.Incoming, Type: out.Type,
+				Source: "36", Dest: "44", Body: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+			if err := tx.LogMessage(ctx(), m, fmt.Sprintf("h%d", i), replyTo); err != nil {
+				return err
+			}
+		}
+		return tx.AddCaseEvents(ctx(), []*yipanqi.CaseEvent{{CaseID: out.ID, Kind: yipanqi.CaseEventReplyReceived},
+			{CaseID: out.ID, Kind: yipanqi.CaseEventReplyReceived}, {CaseID: out.ID, Kind: yipanqi.CaseEventSent}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.FindCase(ctx(), MustScope(t, townshipA), out.ID)
+	if err != nil || got.PeerUnit != "360121100" || !got.DueAt.Equal(due) || !got.DueProvisional {
+		t.Fatalf("case = %+v, %v", got, err)
+	}
+	wantCode(t, db.InTx(ctx(), func(tx *sqlstore.Tx) error { return tx.SetPeerUnit(ctx(), out.ID, "36x") }), yipanqi.EINVALID)
+	err = db.InTx(ctx(), func(tx *sqlstore.Tx) error {
+		replies, err := tx.CaseReplies(ctx(), out.ID, yipanqi.Incoming, out.Type)
+		if err != nil {
+			return err
+		}
+		if len(replies) != 2 || replies[0].ID != "m1" || replies[1].ID != "m2" {
+			t.Errorf("replies = %d", len(replies))
+		}
+		counts, err := tx.CaseEventCounts(ctx(), out.ID)
+		if err != nil {
+			return err
+		}
+		if counts[yipanqi.CaseEventReplyReceived] != 2 || counts[yipanqi.CaseEventSent] != 1 || len(counts) != 2 {
+			t.Errorf("event counts = %v", counts)
+		}
+		codes, err := tx.HukouCodes(ctx(), []string{p.IDNumber, NewPerson(2, townshipA).IDNumber})
+		if err != nil {
+			return err
+		}
+		if len(codes) != 1 || codes[p.IDNumber] != p.HukouCode {
+			t.Errorf("hukou codes = %v", codes)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A flow recorded in a transaction that rolls back leaves nothing.
+	boom := yipanqi.Errorf(yipanqi.ECONFLICT, "boom")
+	err = db.InTx(ctx(), func(tx *sqlstore.Tx) error {
+		before, err := tx.RecordFlow(ctx(), MustScope(t, county), p.IDNumber, &yipanqi.FlowEvent{Kind: yipanqi.FlowLeft, On: p.ArrivedOn.AddDays(30)})
+		if err != nil {
+			return err
+		}
+		if before.FlowStatus != yipanqi.FlowArrived {
+			t.Errorf("person before the flow: %s", before.FlowStatus)
+		}
+		return boom
+	})
+	if err != boom {
+		t.Fatalf("rolled-back flow: %v", err)
+	}
+	hist, err := db.FlowHistory(ctx(), MustScope(t, county), p.IDNumber)
+	if err != nil || len(hist) != 1 {
+		t.Fatalf("history after a rolled-back flow: %d events, %v", len(hist), err)
+	}
+	err = db.InTx(ctx(), func(tx *sqlstore.Tx) error {
+		_, err := tx.RecordFlow(ctx(), MustScope(t, townshipB), p.IDNumber, &yipanqi.FlowEvent{Kind: yipanqi.FlowLeft, On: p.ArrivedOn})
+		return err
+	})
+	wantCode(t, err, yipanqi.ENOTFOUND)
+}
+
+// testServiceResults: the service results a hometown received about a person, for units in
+// scope only, withdrawn ones left out, the read audited.
+func testServiceResults(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
+	db := open(t)
+	id := NewPerson(1, townshipA).IDNumber
+	mk := func(unit string, state yipanqi.CaseState, date string) *yipanqi.Case {
+		c := &yipanqi.Case{Type: "service.result", Direction: yipanqi.Incoming, OrgUnit: unit, PeerNode: "36",
+			PeerUnit: "360121", PersonIDNumber: id, State: state, ReceivedAt: time.Now().UTC().Truncate(time.Millisecond),
+			Data: json.RawMessage(`{"id_number":"` + id + `","service_kind":"health_checkup","service_date":"` + date +
+				`","provider":"某县妇幼保健院","checkup_done":true}`)}
+		if err := db.CreateCase(ctx(), c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	kept := mk(townshipA, yipanqi.CaseClosed, "2026-10-12")
+	mk(townshipA, yipanqi.CaseWithdrawn, "2026-09-01")
+	mk(townshipB, yipanqi.CaseClosed, "2026-08-01")
+	user := yipanqi.NewContextWithUser(ctx(), &yipanqi.User{Username: "hu", OrgUnit: townshipA})
+	got, err := db.ServiceResults(user, MustScope(t, townshipA), id)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("service results = %d, %v", len(got), err)
+	}
+	r := got[0]
+	if r.CaseID != kept.ID || r.ServiceKind != "health_checkup" || r.ServiceDate.String() != "2026-10-12" || !r.CheckupDone ||
+		r.Provider != "某县妇幼保健院" || r.From != "360121" || !r.ReceivedAt.Equal(kept.ReceivedAt) {
+		t.Fatalf("service result = %+v", r)
+	}
+	if all, err := db.ServiceResults(user, MustScope(t, county), id); err != nil || len(all) != 2 {
+		t.Fatalf("county sees %d, %v", len(all), err)
+	}
+	_, err = db.ServiceResults(user, yipanqi.Scope{}, id)
+	wantCode(t, err, yipanqi.EFORBIDDEN)
+	log, err := db.AuditLog(ctx(), id, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range log {
+		if e.Action == "person.service_results" && e.Actor == "hu" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d audited reads, want 2", n)
+	}
 }
