@@ -611,10 +611,13 @@ func actorOf(ctx context.Context) string {
 // Reply answers the incoming case caseID with reply (one of the type's replies in the
 // catalog) and the catalog fields of the answer: the reply carries ypqreplyto = Hash of the
 // request and goes to the unit that sent it. The case becomes replied in the same
-// transaction. ENOTFOUND for an unknown case; EINVALID, naming the field, for a reply the
-// catalog refuses (a value the type does not have, a missing reason, an undeclared field);
-// ECONFLICT when the case is not open (already replied, closed, transferred, withdrawn or
-// rejected). Nothing is stored when it fails.
+// transaction — or, for an interim reply (a petition accepted), in progress with the deadline
+// that counts from it (docs/workflows.md). The reply is on the case's timeline.
+// ENOTFOUND for an unknown case; EINVALID, naming the field, for a reply the catalog refuses
+// (a value the type does not have, a missing reason, an undeclared field); ECONFLICT when the
+// case is not open (already replied, closed, transferred, withdrawn or rejected) or the reply
+// is out of turn (a second interim reply, an outcome before the acceptance). Nothing is stored
+// when it fails.
 func (n *Node) Reply(ctx context.Context, caseID, reply string, fields json.RawMessage) error {
 	if len(fields) == 0 {
 		fields = json.RawMessage("{}")
