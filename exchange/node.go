@@ -361,11 +361,13 @@ func checkReply(ct CaseType, reply string, fields json.RawMessage) error {
 
 // Send opens case c — Type, OrgUnit (the sending unit of this node), PeerNode and PeerUnit
 // (the addressed node and unit) are required — with the catalog fields: it builds and signs
-// the request, and stores the case (state sent, ID a new UUIDv7), the message, its outbox row
-// and the audit entry in one transaction; the relay publishes it. EINVALID for an unknown
-// type, a bad unit, or fields the catalog refuses (a required field missing, a field the
-// type does not declare, a value of the wrong kind), naming the field; nothing is stored
-// then.
+// the request, and stores the case (state sent, ID a new UUIDv7), the message, its outbox row,
+// the audit entry and the timeline's first event in one transaction; the relay publishes it.
+// EINVALID for an unknown type, a bad unit, fields the catalog refuses (a required field
+// missing, a field the type does not declare, a value of the wrong kind), a unit of a level
+// that may not send the type (org_unit), a case for the hometown addressed off the hukou code
+// the registry holds for the person (peer_unit), or a sensitive type without the person's
+// live separate consent (consent), naming the field; nothing is stored then.
 func (n *Node) Send(ctx context.Context, c *yipanqi.Case, fields json.RawMessage) error {
 	err := n.SendMany(ctx, []NewCase{{Case: c, Fields: fields}})
 	var one *manyError
