@@ -73,3 +73,56 @@ func TestMoveNotice(t *testing.T) {
 		waitTimeline(t, b, c.ID, yipanqi.CaseEventReceived, yipanqi.CaseEventAcknowledged)
 	})
 }
+
+// TestFlowNotices: the arrivals an import recorded get their move notices, once, however
+// often SendFlowNotices runs; a flow RecordFlow announced is not announced again.
+func TestFlowNotices(t *testing.T) {
+	eachDB(t, func(t *testing.T, newDSN func() string) {
+		w := newWorld(t)
+		a := w.start(t, "44", newDSN(), both)
+		b := w.start(t, "43", newDSN(), both)
+		ctx := context.Background()
+		var people []*yipanqi.Person
+		for i := 1; i <= 3; i++ {
+			p := storetest.NewPerson(i, unit44a+"001")
+			p.IDNumber, p.HukouCode = storetest.IDNumber(unit43, p.BirthDate, i), unit43
+			people = append(people, p)
+		}
+		storetest.MustImport(t, a.db, people...)
+
+		last, sent, err := a.node.SendFlowNotices(ctx, 0, 1000)
+		if err != nil || sent != 3 || last == 0 {
+			t.Fatalf("first call: last %d, sent %d, %v", last, sent, err)
+		}
+		if again, n, err := a.node.SendFlowNotices(ctx, 0, 1000); err != nil || n != 0 || again != last {
+			t.Fatalf("second call from 0: last %d, sent %d, %v", again, n, err)
+		}
+		c, err := a.node.RecordFlow(ctx, a.scope(t), people[0].IDNumber, &yipanqi.FlowEvent{Kind: yipanqi.FlowLeft,
+			On: yipanqi.Date{Year: 2026, Month: 11, Day: 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next, n, err := a.node.SendFlowNotices(ctx, last, 1000); err != nil || n != 0 || next <= last {
+			t.Fatalf("after RecordFlow: last %d, sent %d, %v", next, n, err)
+		}
+		checkFor(t, 15*time.Second, "four notices at 43", func() bool {
+			return b.countCases(t, yipanqi.Incoming, yipanqi.CaseClosed) == 4
+		})
+		list, _, err := b.db.ListCases(ctx, b.scope(t), yipanqi.CaseFilter{Type: "move.notice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows := map[string]int{}
+		for _, x := range list {
+			var f map[string]any
+			_ = json.Unmarshal(x.Data, &f)
+			flows[f["flow"].(string)]++
+		}
+		if flows["arrived"] != 3 || flows["left"] != 1 {
+			t.Fatalf("notices at 43 by flow: %v", flows)
+		}
+		if got, _ := b.db.FindCase(ctx, b.scope(t), c.ID); got == nil {
+			t.Fatal("RecordFlow's notice is not at 43")
+		}
+	})
+}

@@ -396,13 +396,22 @@ type NewCase struct {
 // its own cases committed; if a group fails, its calls are committed again one by one, so
 // one call's failure is not another's.
 func (n *Node) SendMany(ctx context.Context, batch []NewCase) error {
+	return n.sendManyAs(ctx, batch, nil)
+}
+
+// sendManyAs is SendMany with the case ids given (ids[i] for batch[i]; nil: new UUIDv7s).
+func (n *Node) sendManyAs(ctx context.Context, batch []NewCase, ids []string) error {
 	if len(batch) == 0 {
 		return nil
 	}
 	req := &sendReq{ctx: ctx, done: make(chan error, 1), lead: make(chan struct{}, 1)}
 	req.items = make([]sendItem, len(batch))
 	for i, nc := range batch {
-		e, body, err := n.prepareSend(nc.Case, nc.Fields)
+		id := ""
+		if ids != nil {
+			id = ids[i]
+		}
+		e, body, err := n.prepareSendAs(nc.Case, nc.Fields, id)
 		if err != nil {
 			return &manyError{i: i, total: len(batch), err: err}
 		}
@@ -576,6 +585,12 @@ func (e *manyError) Unwrap() error { return e.err }
 // prepareSend checks a new outgoing case, gives it its id and state, and builds and signs its
 // request. EINVALID as for Send.
 func (n *Node) prepareSend(c *yipanqi.Case, fields json.RawMessage) (*Envelope, []byte, error) {
+	return n.prepareSendAs(c, fields, "")
+}
+
+// prepareSendAs is prepareSend with the case id given (a notice whose id is derived from
+// what made it, so that it is made once); "" gives a new UUIDv7.
+func (n *Node) prepareSendAs(c *yipanqi.Case, fields json.RawMessage, caseID string) (*Envelope, []byte, error) {
 	ct, ok := n.cfg.Types[c.Type]
 	if !ok {
 		return nil, nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "type", "未知的案件类型“%s”", c.Type)
@@ -593,11 +608,14 @@ func (n *Node) prepareSend(c *yipanqi.Case, fields json.RawMessage) (*Envelope, 
 	if err != nil {
 		return nil, nil, err
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return nil, nil, fmt.Errorf("exchange: send: %w", err)
+	if caseID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, nil, fmt.Errorf("exchange: send: %w", err)
+		}
+		caseID = id.String()
 	}
-	c.ID, c.Direction, c.State, c.Data, c.PersonIDNumber = id.String(), yipanqi.Outgoing, yipanqi.CaseSent, fields, idNumber
+	c.ID, c.Direction, c.State, c.Data, c.PersonIDNumber = caseID, yipanqi.Outgoing, yipanqi.CaseSent, fields, idNumber
 	c.ReceivedAt, c.DueAt = time.Time{}, time.Time{}
 	return n.seal(c.Type, c.ID, c.PeerNode, c.PeerUnit, "", n.now(), requestData{FromUnit: c.OrgUnit, Fields: fields})
 }

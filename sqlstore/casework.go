@@ -313,3 +313,87 @@ func (tx *Tx) HukouCodes(ctx context.Context, idNumbers []string) (map[string]st
 	}
 	return out, nil
 }
+
+// FlowNotice is a flow event of the registry with what its move.notice needs.
+type FlowNotice struct {
+	FlowID        int64
+	Kind          yipanqi.FlowKind
+	On            yipanqi.Date
+	FromCode      string
+	ToCode        string
+	IDNumber      string
+	HukouCode     string
+	ResidenceCode string // the person's residence now
+}
+
+// FlowsAfter returns up to limit flow events with ids above afterID, oldest first, of people
+// who live in scope or whose flow left it: what the exchange turns into move notices (an
+// import records arrivals and moves by the thousand). Returning any is audited
+// ("people.flow_notices" by the actor in ctx, object the scope's unit). EFORBIDDEN for the
+// zero Scope.
+func (db *DB) FlowsAfter(ctx context.Context, scope yipanqi.Scope, afterID int64, limit int) ([]*FlowNotice, error) {
+	if err := checkScope(scope); err != nil {
+		return nil, err
+	}
+	lo, hi := scope.Range()
+	rows, err := db.q().query(ctx, `SELECT f.id, f.kind, f.on_date, f.from_code, f.to_code, p.id_number, p.hukou_code, p.residence_code
+		FROM flow_events f JOIN people p ON p.id = f.person_id
+		WHERE f.id > ? AND ((p.residence_code >= ? AND p.residence_code < ?) OR (f.from_code >= ? AND f.from_code < ?))
+		ORDER BY f.id LIMIT ?`, afterID, lo, hi, lo, hi, pageLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("flows after %d: %w", afterID, err)
+	}
+	defer rows.Close()
+	var out []*FlowNotice
+	for rows.Next() {
+		f := &FlowNotice{}
+		var kind string
+		if err := rows.Scan(&f.FlowID, &kind, &f.On, &f.FromCode, &f.ToCode, &f.IDNumber, &f.HukouCode, &f.ResidenceCode); err != nil {
+			return nil, fmt.Errorf("flows after %d: %w", afterID, err)
+		}
+		f.Kind = yipanqi.FlowKind(kind)
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("flows after %d: %w", afterID, err)
+	}
+	if len(out) > 0 {
+		actor, _ := actorFrom(ctx)
+		if err := db.Audit(ctx, &yipanqi.AuditEntry{Actor: actor, OrgUnit: scope.Unit(), Action: "people.flow_notices",
+			Object: scope.Unit(), Reason: fmt.Sprintf("flow %d..%d (%d)", out[0].FlowID, out[len(out)-1].FlowID, len(out))}); err != nil {
+			return nil, fmt.Errorf("flows after %d: %w", afterID, err)
+		}
+	}
+	return out, nil
+}
+
+// ExistingCases reports which of the case ids the store holds, in one query per chunk.
+func (db *DB) ExistingCases(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	for lo := 0; lo < len(ids); lo += maxVarsPerStatement {
+		chunk := ids[lo:min(lo+maxVarsPerStatement, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := db.q().query(ctx, "SELECT id FROM cases WHERE id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("existing cases: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("existing cases: %w", err)
+			}
+			out[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("existing cases: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("existing cases: %w", err)
+		}
+	}
+	return out, nil
+}

@@ -315,3 +315,49 @@ func testServiceResults(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		t.Fatalf("%d audited reads, want 2", n)
 	}
 }
+
+func init() {
+	register("FlowsAfter", testFlowsAfter)
+}
+
+// testFlowsAfter: flow events after an id, oldest first, of people in scope or whose flow
+// left it, with the person's ID number and hukou code, audited; ExistingCases.
+func testFlowsAfter(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
+	db := open(t)
+	a, b, far := NewPerson(1, townshipA), NewPerson(2, townshipB), NewPerson(3, elsewhere+"001")
+	MustImport(t, db, a, b, far)
+	if err := db.RecordFlow(ctx(), MustScope(t, "44"), a.IDNumber, &yipanqi.FlowEvent{Kind: yipanqi.FlowMovedOn,
+		On: a.ArrivedOn.AddDays(10), ToCode: elsewhere + "001"}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := db.FlowsAfter(ctx(), MustScope(t, "44"), 0, 100)
+	if err != nil || len(all) != 4 {
+		t.Fatalf("flows = %d, %v", len(all), err)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].FlowID <= all[i-1].FlowID {
+			t.Fatalf("flows not in id order: %d after %d", all[i].FlowID, all[i-1].FlowID)
+		}
+	}
+	moved := all[3]
+	if moved.Kind != yipanqi.FlowMovedOn || moved.IDNumber != a.IDNumber || moved.HukouCode != a.HukouCode ||
+		moved.FromCode != townshipA || moved.ToCode != elsewhere+"001" || moved.ResidenceCode != elsewhere+"001" {
+		t.Fatalf("moved-on flow = %+v", moved)
+	}
+	// The township a left sees the departure (a lives elsewhere now, so not the arrival).
+	inA, err := db.FlowsAfter(ctx(), MustScope(t, townshipA), 0, 100)
+	if err != nil || len(inA) != 1 || inA[0].FlowID != moved.FlowID {
+		t.Fatalf("township A sees %d flows, %v", len(inA), err)
+	}
+	if rest, err := db.FlowsAfter(ctx(), MustScope(t, "44"), all[1].FlowID, 1); err != nil || len(rest) != 1 || rest[0].FlowID != all[2].FlowID {
+		t.Fatalf("after %d, limit 1: %+v, %v", all[1].FlowID, rest, err)
+	}
+	_, err = db.FlowsAfter(ctx(), yipanqi.Scope{}, 0, 10)
+	wantCode(t, err, yipanqi.EFORBIDDEN)
+
+	c := newIncoming(t, db, townshipA)
+	have, err := db.ExistingCases(ctx(), []string{c.ID, "01a22700-0000-7000-8000-000000000000"})
+	if err != nil || len(have) != 1 || !have[c.ID] {
+		t.Fatalf("existing = %v, %v", have, err)
+	}
+}
