@@ -14,14 +14,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/nats-io/nats-server/v2/server"
 
 	"yipanqi"
+	"yipanqi/assess"
+	"yipanqi/calendar"
 	"yipanqi/exchange"
 	"yipanqi/internal/natsembed"
+	"yipanqi/sla"
 	"yipanqi/sqlstore"
 	"yipanqi/web"
 )
@@ -66,6 +70,19 @@ type serveConfig struct {
 	Exchange struct {
 		Lease string `toml:"lease"`
 	} `toml:"exchange"`
+	// Calendar: a holiday override file (docs/calendar.md) for a year the built-in data
+	// lacks, or a correction; every replica of a node must read the same file.
+	Calendar struct {
+		HolidaysFile string `toml:"holidays_file"`
+	} `toml:"calendar"`
+	// SLA: how often the deadline clock sweeps (reminders, overdue, escalation; docs/sla.md).
+	SLA struct {
+		Interval string `toml:"interval"`
+	} `toml:"sla"`
+	// Assess: the scoring rules of the assessment (docs/assessment.md); default the sample's.
+	Assess struct {
+		Rules string `toml:"rules"`
+	} `toml:"assess"`
 	Keys struct {
 		KeyFile         string `toml:"key_file"`
 		RegionPublicKey string `toml:"region_public_key"`
@@ -359,8 +376,31 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 
+	cal := calendar.New()
+	if c.Calendar.HolidaysFile != "" {
+		if cal, err = calendar.Load(c.Calendar.HolidaysFile); err != nil {
+			return exitCode(2, confError(file, "calendar.holidays_file", err))
+		}
+	}
+	slaEvery := 30 * time.Second
+	if c.SLA.Interval != "" {
+		if slaEvery, err = time.ParseDuration(c.SLA.Interval); err != nil || slaEvery < time.Second {
+			return exitCode(2, confErrorf(file, "sla.interval", "“%s”不是至少 1s 的时长，如 30s", c.SLA.Interval))
+		}
+	}
+	clock, err := sla.New(sla.Config{Calendar: cal, Interval: slaEvery, Now: env.Now})
+	if err != nil {
+		return err
+	}
+	var rules *assess.Rules
+	if c.Assess.Rules != "" {
+		if rules, err = assess.LoadRules(c.Assess.Rules); err != nil {
+			return exitCode(2, confError(file, "assess.rules", err))
+		}
+	}
+
 	node, err := exchange.NewNode(exchange.NodeConfig{Code: c.Node.Code, Store: db, Transport: tr, Key: key,
-		Trust: trust, Now: env.Now, Logger: logger, Lease: lease})
+		Trust: trust, Calendar: cal, Now: env.Now, Logger: logger, Lease: lease})
 	if err != nil {
 		return err
 	}
@@ -383,7 +423,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	app, err := web.New(web.Config{Code: c.Node.Code, Name: c.Node.Name, Store: db, Node: node, Divisions: tree,
-		Status: status, Now: env.Now, Logger: logger, Secure: c.HTTP.SecureCookies, Trust: trust, KeyID: key.ID})
+		Status: status, Now: env.Now, Logger: logger, Secure: c.HTTP.SecureCookies, Trust: trust, KeyID: key.ID,
+		Calendar: cal, HolidaysFile: c.Calendar.HolidaysFile, AssessRules: rules})
 	if err != nil {
 		return err
 	}
@@ -398,6 +439,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- node.Run(runCtx) }()
+	// The deadline clock and the directory applier run beside the engine; a failed round is
+	// logged and the next one tries again (both pick up where the store says).
+	var beside sync.WaitGroup
+	beside.Go(func() { _ = sla.Run(runCtx, db, clock, func(err error) { logger.Error("sla", "err", err) }) })
+	beside.Go(func() { _ = node.RunDirectoryApplier(runCtx, 10*time.Second) })
+	defer func() { cancel(); beside.Wait() }() // before the store closes
 	var failure error
 	select {
 	case <-ctx.Done():

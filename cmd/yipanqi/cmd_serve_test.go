@@ -187,6 +187,11 @@ func TestServeBadConfig(t *testing.T) {
 		{"bad replicas", strings.Replace(good, "embedded = true", "embedded = true\nreplicas = 7", 1), "node.toml:nats.replicas："},
 		{"bad namespace", strings.Replace(good, "embedded = true", "embedded = true\nnamespace = \"a.b\"", 1), "node.toml:nats.namespace："},
 		{"bad lease", strings.Replace(good, "[keys]", "[exchange]\nlease = \"soon\"\n\n[keys]", 1), "node.toml:exchange.lease："},
+		{"bad sla interval", strings.Replace(good, "[keys]", "[sla]\ninterval = \"5ms\"\n\n[keys]", 1), "node.toml:sla.interval："},
+		{"missing holidays file", strings.Replace(good, "[keys]", "[calendar]\nholidays_file = \"/nonexistent/holidays.txt\"\n\n[keys]", 1),
+			"node.toml:calendar.holidays_file："},
+		{"missing assessment rules", strings.Replace(good, "[keys]", "[assess]\nrules = \"/nonexistent/rules.toml\"\n\n[keys]", 1),
+			"node.toml:assess.rules："},
 		{"NATS port 4222", strings.Replace(good, "embedded = true", "embedded = true\nlisten = \"127.0.0.1:4222\"", 1),
 			"node.toml:nats.listen："},
 	} {
