@@ -1003,6 +1003,9 @@ func catalogTypes() []CaseType {
 			Fields: []FieldSpec{
 				{Name: "version", Label: "版本", Required: true, Kind: KindNumber},
 				textField("updated_at", "版本时间", true, 40),
+				// A directory too large for one message travels in parts 1..parts of a version.
+				{Name: "part", Label: "分册序号", Kind: KindNumber},
+				{Name: "parts", Label: "分册总数", Kind: KindNumber},
 				{Name: "entries", Label: "名录条目", Required: true, Kind: KindList, Items: []FieldSpec{
 					enumField("kind", "类别", true, Option{string(EntryRegulation), EntryRegulation.Label()},
 						Option{string(EntryInstitution), EntryInstitution.Label()}, Option{string(EntryContact), EntryContact.Label()}),

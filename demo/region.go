@@ -23,9 +23,11 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"yipanqi"
+	"yipanqi/directory"
 	"yipanqi/division"
 	"yipanqi/exchange"
 	"yipanqi/internal/natsembed"
+	"yipanqi/sla"
 	"yipanqi/sqlstore"
 	"yipanqi/synth"
 	"yipanqi/web"
@@ -137,9 +139,10 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 	rctx, stop := context.WithCancel(context.Background())
 	r = &Region{cfg: cfg, byCode: map[string]*Node{}, ctx: rctx, stop: stop, runErr: make(chan error, len(codes)),
 		manual: map[string]bool{}, Accounts: map[string][]Account{}}
+	started := r // a failed Start returns a nil Region: close what it started
 	defer func() {
 		if err != nil {
-			r.Close()
+			started.Close()
 		}
 	}()
 
@@ -203,6 +206,16 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 			return nil, fmt.Errorf("demo: node %s: %w", n.Code, err)
 		}
 	}
+	// Each province's own directory (fictional offices on the real divisions), seeded once;
+	// the others' come over the exchange as directory.update once the engines run.
+	publish, err := r.seedDirectories(ctx, codes)
+	if err != nil {
+		return nil, err
+	}
+	clock, err := sla.New(sla.Config{Interval: 10 * time.Second, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
 	// Engines start only when every node is there: a request may be answered at once.
 	for _, n := range r.Nodes {
 		r.wg.Add(1)
@@ -212,6 +225,16 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 				r.runErr <- fmt.Errorf("demo: node %s: %w", n.Code, err)
 			}
 		}()
+		// Beside each engine: the deadline clock and the directory applier.
+		r.wg.Go(func() {
+			_ = sla.Run(r.ctx, n.DB, clock, func(err error) { cfg.Logger.Warn("demo: sla", "node", n.Code, "err", err) })
+		})
+		r.wg.Go(func() { _ = n.Engine.RunDirectoryApplier(r.ctx, 2*time.Second) })
+	}
+	for _, n := range publish {
+		if err := n.Engine.PublishDirectory(ctx); err != nil {
+			return nil, fmt.Errorf("demo: node %s: publish directory: %w", n.Code, err)
+		}
 	}
 	r.replies.start()
 	// Cases a previous run received and did not answer get their answer now.
@@ -227,6 +250,42 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 		printAccounts(cfg.Out, r.HTTPAddr, r.Nodes, r.Accounts)
 	}
 	return r, nil
+}
+
+// seedDirectories gives each node that has none its province's demo directory, and returns
+// the nodes that must publish theirs: those that seeded now, and all of them while some node
+// still lacks another province's (a run stopped before the updates arrived). Publishing
+// again is harmless: a node keeps a version it holds already.
+func (r *Region) seedDirectories(ctx context.Context, codes []string) ([]*Node, error) {
+	var publish []*Node
+	complete := true
+	for _, n := range r.Nodes {
+		_, err := n.DB.DirectoryVersion(ctx, n.Code)
+		if yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND {
+			entries, err := directory.Seed(r.cfg.Tree, n.Code, directory.SeedOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("demo: node %s: directory: %w", n.Code, err)
+			}
+			v := yipanqi.DirectoryVersion{Province: n.Code, Version: 1, UpdatedAt: r.cfg.Now()}
+			if err := n.DB.ReplaceProvinceDirectory(ctx, v, entries); err != nil {
+				return nil, fmt.Errorf("demo: node %s: directory: %w", n.Code, err)
+			}
+			publish = append(publish, n)
+		} else if err != nil {
+			return nil, fmt.Errorf("demo: node %s: directory: %w", n.Code, err)
+		}
+		held, err := n.DB.DirectoryVersions(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(held) < len(codes) {
+			complete = false
+		}
+	}
+	if !complete {
+		return r.Nodes, nil
+	}
+	return publish, nil
 }
 
 func nodeDSN(dir, code string) string { return "sqlite:" + filepath.Join(dir, code, "node.db") }

@@ -95,7 +95,8 @@ func (r *Region) Summary(ctx context.Context) (*Summary, error) {
 }
 
 // settled reports whether nothing is in flight: every outbox is empty, every outgoing case
-// was received and answered, every incoming case answered, and no answer is waiting.
+// was received and answered, every incoming case answered, no answer is waiting, and every
+// node holds every province's directory.
 func (r *Region) settled(ctx context.Context) (bool, error) {
 	if r.replies.pending.Load() > 0 {
 		return false, nil
@@ -113,6 +114,10 @@ func (r *Region) settled(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		if k, err = n.count(ctx, yipanqi.Incoming, yipanqi.CaseDelivered, yipanqi.CaseInProgress); err != nil || k > 0 {
+			return false, err
+		}
+		// Every province's directory has arrived and been applied.
+		if held, err := n.DB.DirectoryVersions(ctx); err != nil || len(held) < len(r.Nodes) {
 			return false, err
 		}
 	}

@@ -23,9 +23,16 @@ const DirectoryUpdate = "directory.update"
 // directoryData is the fields of a directory.update request.
 type directoryData struct {
 	Version   int64       `json:"version"`
-	UpdatedAt string      `json:"updated_at"` // RFC 3339, when the source province made the version
+	UpdatedAt string      `json:"updated_at"`      // RFC 3339, when the source province made the version
+	Part      int         `json:"part,omitempty"`  // 1..Parts when the version travels in parts
+	Parts     int         `json:"parts,omitempty"` // 0 or 1: the whole version in one message
 	Entries   []entryWire `json:"entries"`
 }
+
+// directoryPartBytes is the most a part's fields may take: a directory larger goes in parts,
+// so that every message stays under the envelope's limit (MaxEnvelopeSize) with room for the
+// envelope itself.
+const directoryPartBytes = 160 << 10
 
 // entryWire is one directory entry as it travels.
 type entryWire struct {
@@ -50,8 +57,43 @@ type entryWire struct {
 // DirectoryFields returns the fields of the directory.update that carries version v of a
 // province's directory.
 func DirectoryFields(v yipanqi.DirectoryVersion, entries []yipanqi.DirectoryEntry) (json.RawMessage, error) {
+	return directoryPart(v, entries, 0, 0)
+}
+
+// DirectoryParts returns the fields of the directory.update messages that carry version v:
+// one when it fits directoryPartBytes, else as many parts as it takes, each marked with its
+// number and the count, the entries in order.
+func DirectoryParts(v yipanqi.DirectoryVersion, entries []yipanqi.DirectoryEntry) ([]json.RawMessage, error) {
+	for parts := 1; parts <= len(entries)+1; parts++ {
+		out := make([]json.RawMessage, 0, parts)
+		per := (len(entries) + parts - 1) / parts
+		fits := true
+		for i := 0; i < parts; i++ {
+			lo, hi := min(i*per, len(entries)), min((i+1)*per, len(entries))
+			part, number := 0, 0
+			if parts > 1 {
+				part, number = i+1, parts
+			}
+			b, err := directoryPart(v, entries[lo:hi], part, number)
+			if err != nil {
+				return nil, err
+			}
+			if len(b) > directoryPartBytes {
+				fits = false
+				break
+			}
+			out = append(out, b)
+		}
+		if fits {
+			return out, nil
+		}
+	}
+	return nil, yipanqi.Errorf(yipanqi.EINVALID, "名录条目过大，无法分册发送")
+}
+
+func directoryPart(v yipanqi.DirectoryVersion, entries []yipanqi.DirectoryEntry, part, parts int) (json.RawMessage, error) {
 	d := directoryData{Version: v.Version, UpdatedAt: v.UpdatedAt.UTC().Format(time.RFC3339Nano),
-		Entries: make([]entryWire, len(entries))}
+		Part: part, Parts: parts, Entries: make([]entryWire, len(entries))}
 	for i, e := range entries {
 		d.Entries[i] = entryWire{Kind: string(e.Kind), DivisionCode: e.DivisionCode, DivisionName: e.DivisionName,
 			Name: e.Name, DocNumber: e.DocNumber, IssuedOn: e.IssuedOn.String(), Status: string(e.Status), URL: e.URL,
@@ -69,19 +111,33 @@ func DirectoryFields(v yipanqi.DirectoryVersion, entries []yipanqi.DirectoryEntr
 // 2-digit code: the version and its entries, each checked as the store checks them. EINVALID,
 // naming the entry and its field, when they are not a valid directory of that province.
 func ParseDirectoryFields(province string, fields json.RawMessage) (yipanqi.DirectoryVersion, []yipanqi.DirectoryEntry, error) {
+	v, entries, _, _, err := parseDirectoryPart(province, fields)
+	return v, entries, err
+}
+
+// parseDirectoryPart is ParseDirectoryFields that also returns the part's number and the
+// count of parts (1 and 1 for a version sent whole).
+func parseDirectoryPart(province string, fields json.RawMessage) (yipanqi.DirectoryVersion, []yipanqi.DirectoryEntry, int, int, error) {
 	var d directoryData
 	dec := json.NewDecoder(bytes.NewReader(fields))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
-		return yipanqi.DirectoryVersion{}, nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "fields", "名录更新数据格式错误：%v", err)
+		return yipanqi.DirectoryVersion{}, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "fields", "名录更新数据格式错误：%v", err)
 	}
 	v := yipanqi.DirectoryVersion{Province: province, Version: d.Version, Entries: len(d.Entries)}
-	if d.Version <= 0 {
-		return v, nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "version", "名录版本号应为正整数，而不是 %d", d.Version)
+	part, parts := d.Part, d.Parts
+	if parts == 0 && part == 0 {
+		part, parts = 1, 1
+	}
+	switch {
+	case d.Version <= 0:
+		return v, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "version", "名录版本号应为正整数，而不是 %d", d.Version)
+	case parts < 1 || parts > 1000 || part < 1 || part > parts:
+		return v, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "part", "名录分册序号 %d/%d 无效", d.Part, d.Parts)
 	}
 	t, err := time.Parse(time.RFC3339Nano, d.UpdatedAt)
 	if err != nil {
-		return v, nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "updated_at", "名录更新时间“%s”无效", d.UpdatedAt)
+		return v, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "updated_at", "名录更新时间“%s”无效", d.UpdatedAt)
 	}
 	v.UpdatedAt = t.UTC()
 	entries := make([]yipanqi.DirectoryEntry, len(d.Entries))
@@ -92,15 +148,15 @@ func ParseDirectoryFields(province string, fields json.RawMessage) (yipanqi.Dire
 			JobTitle: w.JobTitle, Phone: w.Phone, Address: w.Address, Note: w.Note}
 		if w.IssuedOn != "" {
 			if e.IssuedOn, err = yipanqi.ParseDate(w.IssuedOn); err != nil {
-				return v, nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "IssuedOn", "名录第 %d 条：发布日期“%s”无效", i+1, w.IssuedOn)
+				return v, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "IssuedOn", "名录第 %d 条：发布日期“%s”无效", i+1, w.IssuedOn)
 			}
 		}
 		if errs := e.Check(province); len(errs) > 0 {
-			return v, nil, yipanqi.FieldErrorf(yipanqi.EINVALID, errs[0].Field, "名录第 %d 条（%s）：%s", i+1, e.Kind.Label(), errs[0].Message)
+			return v, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, errs[0].Field, "名录第 %d 条（%s）：%s", i+1, e.Kind.Label(), errs[0].Message)
 		}
 		entries[i] = e
 	}
-	return v, entries, nil
+	return v, entries, part, parts, nil
 }
 
 // DirectoryCaseType is the engine's entry for directory.update: the catalog's declaration
@@ -144,7 +200,7 @@ func (n *Node) PublishDirectory(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fields, err := DirectoryFields(v, entries)
+	parts, err := DirectoryParts(v, entries)
 	if err != nil {
 		return err
 	}
@@ -153,8 +209,10 @@ func (n *Node) PublishDirectory(ctx context.Context) error {
 		if peer.Code == n.code {
 			continue
 		}
-		batch = append(batch, NewCase{Case: &yipanqi.Case{Type: DirectoryUpdate, OrgUnit: n.code,
-			PeerNode: peer.Code, PeerUnit: peer.Code}, Fields: fields})
+		for _, fields := range parts {
+			batch = append(batch, NewCase{Case: &yipanqi.Case{Type: DirectoryUpdate, OrgUnit: n.code,
+				PeerNode: peer.Code, PeerUnit: peer.Code}, Fields: fields})
+		}
 	}
 	if len(batch) == 0 {
 		return nil
@@ -167,7 +225,7 @@ func (n *Node) PublishDirectory(ctx context.Context) error {
 
 // directoryScan is how many of the newest received directory.update cases
 // ApplyDirectoryUpdates reads: a province's newest version is among its newest cases.
-const directoryScan = 200
+const directoryScan = 1000
 
 // ApplyDirectoryUpdates stores, for each province that sent one, the newest version among the
 // received directory.update cases when it is newer than the version held, and returns how many
@@ -182,23 +240,52 @@ func (n *Node) ApplyDirectoryUpdates(ctx context.Context) (int, error) {
 	}
 	type candidate struct {
 		v       yipanqi.DirectoryVersion
-		entries []yipanqi.DirectoryEntry
+		parts   [][]yipanqi.DirectoryEntry // by part number - 1; nil until that part is here
 		caseID  string
+		entries []yipanqi.DirectoryEntry // all parts, in order, once complete
 	}
-	best := map[string]candidate{}
+	versions := map[string]map[int64]*candidate{} // source → version → what has arrived
 	for _, c := range cases {
 		src := c.PeerNode
 		if src == n.code {
 			continue
 		}
-		v, entries, err := ParseDirectoryFields(src, c.Data)
+		v, entries, part, parts, err := parseDirectoryPart(src, c.Data)
 		if err != nil {
 			// The message may quote an official's phone: the log names the field only.
 			n.log.Warn("directory update refused", "case", c.ID, "from", src, "field", yipanqi.ErrorField(err))
 			continue
 		}
-		if b, ok := best[src]; !ok || v.Version > b.v.Version {
-			best[src] = candidate{v, entries, c.ID}
+		if versions[src] == nil {
+			versions[src] = map[int64]*candidate{}
+		}
+		cand := versions[src][v.Version]
+		if cand == nil || len(cand.parts) != parts {
+			cand = &candidate{v: v, parts: make([][]yipanqi.DirectoryEntry, parts), caseID: c.ID}
+			versions[src][v.Version] = cand
+		}
+		if entries == nil {
+			entries = []yipanqi.DirectoryEntry{}
+		}
+		cand.parts[part-1] = entries
+	}
+	// The newest complete version of each province.
+	best := map[string]candidate{}
+	for src, byVersion := range versions {
+	next:
+		for _, cand := range byVersion {
+			var all []yipanqi.DirectoryEntry
+			for _, p := range cand.parts {
+				if p == nil {
+					continue next // a part still on its way
+				}
+				all = append(all, p...)
+			}
+			if b, ok := best[src]; !ok || cand.v.Version > b.v.Version {
+				cand.entries = all
+				cand.v.Entries = len(all)
+				best[src] = *cand
+			}
 		}
 	}
 	applied := 0

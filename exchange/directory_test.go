@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"yipanqi"
+	"yipanqi/directory"
+	"yipanqi/division"
 	"yipanqi/exchange"
 	"yipanqi/sqlstore/storetest"
 )
@@ -110,6 +112,77 @@ func TestDirectoryUpdate(t *testing.T) {
 			[]byte(`{"version":3,"updated_at":"2026-05-01T08:00:00Z","entries":[{"kind":"contact","division_code":"4401","name":"x","role":"staff","person_name":"某","phone":"13800138000"}]}`))
 		if yipanqi.ErrorCode(err) != yipanqi.EINVALID || yipanqi.ErrorField(err) != "Phone" {
 			t.Fatalf("mobile phone sent: %v, want EINVALID on Phone", err)
+		}
+	})
+}
+
+// TestDirectoryUpdateInParts: a province's directory larger than one message (广东's demo
+// directory) travels in parts; the receiver stores it only once every part is there, whole and
+// in order.
+func TestDirectoryUpdateInParts(t *testing.T) {
+	tree, err := division.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := directory.Seed(tree, "44", directory.SeedOptions{TownshipsPerCounty: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := yipanqi.DirectoryVersion{Province: "44", Version: 1, UpdatedAt: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
+	parts, err := exchange.DirectoryParts(v, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) < 2 {
+		t.Fatalf("%d entries went in %d part; the test needs a directory that takes several", len(entries), len(parts))
+	}
+	for i, p := range parts {
+		if err := yipanqi.Catalog().ValidateRequest(exchange.DirectoryUpdate, p); err != nil {
+			t.Fatalf("part %d refused by the catalog: %v", i+1, err)
+		}
+	}
+	eachDB(t, func(t *testing.T, newDSN func() string) {
+		ctx := context.Background()
+		w := newWorld(t)
+		a := w.start(t, "44", newDSN(), run{relay: true, consumer: true})
+		b := w.start(t, "43", newDSN(), run{relay: true, consumer: true})
+		for _, p := range []*peer{a, b} {
+			if err := p.db.UpsertOrgUnits(ctx, []yipanqi.OrgUnit{{Code: p.code, Name: "省级" + p.code, Active: true}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.db.ReplaceProvinceDirectory(ctx, v, entries); err != nil {
+			t.Fatal(err)
+		}
+		// All parts but the last: nothing is stored yet.
+		for _, p := range parts[:len(parts)-1] {
+			if err := a.node.Send(ctx, &yipanqi.Case{Type: exchange.DirectoryUpdate, OrgUnit: "44", PeerNode: "43", PeerUnit: "43"}, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkFor(t, 10*time.Second, "43 received the first parts", func() bool {
+			_, n, err := b.db.ListCases(ctx, b.scope(t), yipanqi.CaseFilter{Type: exchange.DirectoryUpdate})
+			return err == nil && n == len(parts)-1
+		})
+		if n, err := b.node.ApplyDirectoryUpdates(ctx); err != nil || n != 0 {
+			t.Fatalf("with a part missing, applied %d (%v), want 0", n, err)
+		}
+		if err := a.node.PublishDirectory(ctx); err != nil {
+			t.Fatal(err)
+		}
+		checkFor(t, 10*time.Second, "43 holds 44's whole directory", func() bool {
+			if _, err := b.node.ApplyDirectoryUpdates(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.db.DirectoryVersion(ctx, "44")
+			return err == nil && got.Version == 1
+		})
+		_, sent, err := a.db.ProvinceDirectory(ctx, "44")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := b.db.ProvinceDirectory(ctx, "44"); err != nil || !reflect.DeepEqual(got, sent) {
+			t.Fatalf("43 holds %d entries (%v), want the %d sent, in order", len(got), err, len(sent))
 		}
 	})
 }

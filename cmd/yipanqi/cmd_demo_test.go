@@ -187,6 +187,9 @@ func TestDemoTraffic(t *testing.T) {
 		}
 		out2[code] = allCases(t, db, code, yipanqi.Outgoing)
 		in[code] = allCases(t, db, code, yipanqi.Incoming)
+		if held, err := db.DirectoryVersions(ctx); err != nil || len(held) != 11 {
+			t.Errorf("node %s holds %d provinces' directories (%v), want all 11", code, len(held), err)
+		}
 		st, err := db.ExchangeStats(ctx, time.Now())
 		if err != nil {
 			t.Fatal(err)
@@ -213,6 +216,15 @@ func TestDemoTraffic(t *testing.T) {
 		for _, c := range cs {
 			if n := received[c.ID]; n != 1 {
 				t.Errorf("case %s from %s to %s: received %d times, want exactly once", c.ID, code, c.PeerUnit, n)
+			}
+			if c.Type == "directory.update" {
+				// Each province's directory, sent to every other node at the first start:
+				// a notice, closed once receipted.
+				if c.State != yipanqi.CaseClosed {
+					t.Errorf("directory update %s from %s: state %s, want closed", c.ID, code, c.State)
+				}
+				delete(received, c.ID)
+				continue
 			}
 			if c.PeerNode != c.PeerUnit[:2] || c.PersonIDNumber == "" {
 				t.Errorf("case %s: addressed to node %s unit %s, person given %t", c.ID, c.PeerNode, c.PeerUnit, c.PersonIDNumber != "")
