@@ -75,6 +75,14 @@ func (db *DB) insertCase(ctx context.Context, qq q, c *yipanqi.Case) error {
 	return nil
 }
 
+// pageOfCases is the query of one page of the cases matching cond in the given order. The
+// page's ids are chosen from the index cases_list alone (it holds every column a list filters
+// and sorts on), then only those rows are read: a list of thousands of cases reads fifty.
+func pageOfCases(cond, order string) string {
+	return "SELECT " + caseColumns + " FROM cases WHERE id IN (SELECT id FROM cases WHERE " + cond +
+		" ORDER BY " + order + " LIMIT ? OFFSET ?) ORDER BY " + order
+}
+
 func scanCase(sc interface{ Scan(...any) error }) (*yipanqi.Case, error) {
 	c := &yipanqi.Case{}
 	var dir, state string
@@ -135,8 +143,7 @@ func (db *DB) ListCases(ctx context.Context, scope yipanqi.Scope, f yipanqi.Case
 	if f.Offset < 0 {
 		f.Offset = 0
 	}
-	rows, err := db.q().query(ctx, "SELECT "+caseColumns+" FROM cases WHERE "+cond+
-		" ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", append(args, pageLimit(f.Limit), f.Offset)...)
+	rows, err := db.q().query(ctx, pageOfCases(cond, "created_at DESC, id DESC"), append(args, pageLimit(f.Limit), f.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list cases: %w", err)
 	}

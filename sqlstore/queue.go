@@ -47,8 +47,7 @@ func (db *DB) ListCasesByDue(ctx context.Context, scope yipanqi.Scope, f yipanqi
 	if f.Offset < 0 {
 		f.Offset = 0
 	}
-	rows, err := db.q().query(ctx, "SELECT "+caseColumns+" FROM cases WHERE "+cond+
-		" ORDER BY (CASE WHEN due_at IS NULL THEN 1 ELSE 0 END), due_at, created_at, id LIMIT ? OFFSET ?",
+	rows, err := db.q().query(ctx, pageOfCases(cond, "(CASE WHEN due_at IS NULL THEN 1 ELSE 0 END), due_at, created_at, id"),
 		append(args, pageLimit(f.Limit), f.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list cases by due: %w", err)

@@ -66,12 +66,20 @@ func Connect(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, t.connectError(err)
 	}
-	if !t.dialect.postgres {
+	if t.dialect.postgres {
+		// Every request of the web application and every engine step takes a connection:
+		// keep as many open as are busy at once (a new PostgreSQL connection costs a process
+		// and its authentication, milliseconds a request must not pay), up to a bound the
+		// server's max_connections (100 by default) leaves room for replicas beside.
+		sdb.SetMaxOpenConns(32)
+		sdb.SetMaxIdleConns(32)
+		sdb.SetConnMaxIdleTime(5 * time.Minute)
+	} else {
 		// One writer at a time is SQLite's nature; a small pool of readers beside it is
 		// plenty and keeps the page caches few.
 		sdb.SetMaxOpenConns(8)
+		sdb.SetMaxIdleConns(8)
 	}
-	sdb.SetMaxIdleConns(4)
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
 		return nil, t.connectError(err)
