@@ -140,8 +140,9 @@ func (db *DB) ListPeople(ctx context.Context, scope yipanqi.Scope, f yipanqi.Per
 	if f.Offset < 0 {
 		f.Offset = 0
 	}
-	rows, err := db.q().query(ctx, "SELECT "+personColumns+" FROM people WHERE "+cond+
-		" ORDER BY id_number LIMIT ? OFFSET ?", append(args, pageLimit(f.Limit), f.Offset)...)
+	// The page's ids from the index people_search alone, then only its rows from the table.
+	rows, err := db.q().query(ctx, "SELECT "+personColumns+" FROM people WHERE id IN (SELECT id FROM people WHERE "+cond+
+		" ORDER BY id_number LIMIT ? OFFSET ?) ORDER BY id_number", append(args, pageLimit(f.Limit), f.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list people: %w", err)
 	}
