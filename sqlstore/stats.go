@@ -304,3 +304,43 @@ func (db *DB) flows(ctx context.Context, query string, args ...any) ([]stats.Flo
 func (db *DB) StatsAudit(ctx context.Context, actor string, scope yipanqi.Scope, m stats.Month, what string) error {
 	return db.Audit(ctx, &yipanqi.AuditEntry{Actor: actor, OrgUnit: scope.Unit(), Action: what, Object: scope.Unit(), Reason: m.String()})
 }
+
+// statsSent counts the cases units in [lo, hi) sent in [start, end), by type: outgoing, not
+// drafts, by created_at. The covering index cases_list (org_unit, direction, state, type, …,
+// created_at) answers it without reading a case row. Arguments: lo, hi, start, end.
+const statsSent = `SELECT type, COUNT(*) FROM cases
+	WHERE org_unit >= ? AND org_unit < ? AND direction = ? AND state <> ? AND created_at >= ? AND created_at < ?
+	GROUP BY type`
+
+// MonthlyExchange returns the exchange table of month m for the unit of scope (see
+// stats.NewExchange): received, replied on time or late, still overdue and the median working
+// days to reply from the counts the deadline clock keeps (AssessmentCounts of the month), as
+// the last sweep left them, and the cases sent in the month counted from the cases. Counts
+// only: the caller audits the report it belongs to. EFORBIDDEN for the zero Scope.
+func (db *DB) MonthlyExchange(ctx context.Context, scope yipanqi.Scope, m stats.Month) (*stats.Exchange, error) {
+	counts, err := db.AssessmentCounts(ctx, scope, m.Period())
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := scope.Range()
+	p := m.Period()
+	rows, err := db.q().query(ctx, statsSent, lo, hi, string(yipanqi.Outgoing), string(yipanqi.CaseDrafted),
+		db.dialect.timeArg(p.Start()), db.dialect.timeArg(p.End()))
+	if err != nil {
+		return nil, fmt.Errorf("exchange stats: %w", err)
+	}
+	defer rows.Close()
+	sent := map[string]int64{}
+	for rows.Next() {
+		var typ string
+		var n int64
+		if err := rows.Scan(&typ, &n); err != nil {
+			return nil, fmt.Errorf("exchange stats: %w", err)
+		}
+		sent[typ] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("exchange stats: %w", err)
+	}
+	return stats.NewExchange(scope.Unit(), m, counts, sent), nil
+}

@@ -72,8 +72,30 @@ func (r *Report) tables() []table {
 		flow.rows = append(flow.rows, []string{row.Code, row.Name, itoa(row.People), itoa(row.Inflow), itoa(row.Outflow)})
 	}
 	age.numeric, mar.numeric, flow.numeric = numeric(len(age.headers)), numeric(len(mar.headers)), numeric(len(flow.headers))
-	return []table{age, mar, flow}
+	out := []table{age, mar, flow}
+	if r.Exchange != nil {
+		out = append(out, r.Exchange.table())
+	}
+	return out
 }
+
+// ExchangeHeaders are the column headings of the exchange table after the type's.
+var ExchangeHeaders = []string{"发出", "收到", "按时答复", "逾期答复", "仍超期未答复", "答复用时中位数（工作日）"}
+
+func (x *Exchange) table() table {
+	t := table{title: "交换量与办理时效", headers: append([]string{"案件类型", "名称"}, ExchangeHeaders...)}
+	for _, r := range append(append([]ExchangeRow{}, x.Rows...), x.Total) {
+		t.rows = append(t.rows, []string{r.Type, r.Label, i64(r.Sent), i64(r.Received), i64(r.OnTime), i64(r.Late),
+			i64(r.Overdue), r.MedianLabel()})
+	}
+	t.numeric = make([]bool, len(t.headers))
+	for i := 2; i < len(t.headers); i++ {
+		t.numeric[i] = true
+	}
+	return t
+}
+
+func i64(n int64) string { return strconv.FormatInt(n, 10) }
 
 // Title is the report's heading: the unit's full name, the report and the month.
 func (r *Report) Title() string {
@@ -90,6 +112,9 @@ func (r *Report) Write(w io.Writer, f Format) error {
 	}
 	lines := []string{r.Title(), "数据来源：" + SourceLabel(r.Snapshot),
 		"人数为月末在本地的流动人口；流入、流出为本月发生的人次，合计只计跨越本单位边界的流动（见 docs/stats.md）"}
+	if r.Exchange != nil {
+		lines = append(lines, ExchangeNote)
+	}
 	return writeText(w, lines, r.tables())
 }
 
@@ -174,11 +199,10 @@ func writeXLSX(w io.Writer, tables []table) error {
 				}
 				var val any = v
 				if numeric != nil && numeric[c] {
-					n, err := strconv.Atoi(v)
-					if err != nil {
-						return err
+					// A number, or a dash for a figure with nothing to count (a median of no replies).
+					if n, err := strconv.Atoi(v); err == nil {
+						val = n
 					}
-					val = n
 				}
 				if err := f.SetCellValue(sheet, ref, val); err != nil {
 					return err
@@ -212,12 +236,28 @@ func writeJSON(w io.Writer, v any) error {
 // The JSON forms: field names are part of the interface, keep them stable.
 type (
 	jsonReport struct {
-		Unit     string       `json:"unit"`
-		UnitName string       `json:"unit_name"`
-		Month    string       `json:"month"`
-		Source   jsonSource   `json:"source"`
-		Rows     []jsonCounts `json:"rows"`
-		Total    jsonCounts   `json:"total"`
+		Unit     string        `json:"unit"`
+		UnitName string        `json:"unit_name"`
+		Month    string        `json:"month"`
+		Source   jsonSource    `json:"source"`
+		Rows     []jsonCounts  `json:"rows"`
+		Total    jsonCounts    `json:"total"`
+		Exchange *jsonExchange `json:"exchange,omitempty"`
+	}
+	jsonExchange struct {
+		Rows  []jsonExchangeRow `json:"rows"`
+		Total jsonExchangeRow   `json:"total"`
+	}
+	jsonExchangeRow struct {
+		Type     string `json:"type,omitempty"`
+		Label    string `json:"label"`
+		Sent     int64  `json:"sent"`
+		Received int64  `json:"received"`
+		OnTime   int64  `json:"replied_on_time"`
+		Late     int64  `json:"replied_late"`
+		Overdue  int64  `json:"still_overdue"`
+		// Median working days to reply; null when nothing was replied.
+		MedianReplyDays *float64 `json:"median_reply_days"`
 	}
 	jsonSource struct {
 		Kind    string     `json:"kind"` // "live" or "snapshot"
@@ -262,7 +302,23 @@ func (r *Report) jsonForm() jsonReport {
 	for _, row := range r.Rows {
 		out.Rows = append(out.Rows, countsJSON(row))
 	}
+	if x := r.Exchange; x != nil {
+		out.Exchange = &jsonExchange{Rows: []jsonExchangeRow{}, Total: exchangeJSON(x.Total)}
+		for _, row := range x.Rows {
+			out.Exchange.Rows = append(out.Exchange.Rows, exchangeJSON(row))
+		}
+	}
 	return out
+}
+
+func exchangeJSON(r ExchangeRow) jsonExchangeRow {
+	j := jsonExchangeRow{Type: r.Type, Label: r.Label, Sent: r.Sent, Received: r.Received, OnTime: r.OnTime, Late: r.Late,
+		Overdue: r.Overdue}
+	if r.MedianReplyDays >= 0 {
+		m := r.MedianReplyDays
+		j.MedianReplyDays = &m
+	}
+	return j
 }
 
 // Write renders the matrix in the format: two tables (province → province; city → city within

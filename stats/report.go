@@ -63,9 +63,6 @@ type Row struct {
 }
 
 // Report is the monthly floating-population report on one unit.
-//
-// Exchange volumes and timeliness (ARCHITECTURE §4) are not part of it yet: they are measured
-// from cases, and join the report as their own table when the case engine records them.
 type Report struct {
 	Unit     string
 	UnitName string // full name, e.g. 广东省广州市天河区
@@ -73,6 +70,9 @@ type Report struct {
 	Snapshot *Snapshot // nil: computed live
 	Rows     []Row     // one per child unit with any figure, in code order
 	Total    Row       // 合计 of the unit itself
+	// Exchange is the month's exchange volumes and timeliness (NewExchange); nil leaves the
+	// table out.
+	Exchange *Exchange
 }
 
 // NameFunc names a division code for a row heading.
