@@ -2,11 +2,15 @@ package storetest
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"yipanqi"
+	"yipanqi/calendar"
+	"yipanqi/sla"
 	"yipanqi/sqlstore"
 	"yipanqi/stats"
 )
@@ -386,4 +390,172 @@ func testStats(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 			t.Errorf("audit of the snapshots: %d entries, error %v", len(log), err)
 		}
 	})
+}
+
+func init() { register("StatsExchange", testStatsExchange) }
+
+// exCase is a case of the exchange workload as the test saw it happen.
+type exCase struct {
+	id, typ, unit          string
+	dir                    yipanqi.Direction
+	state                  yipanqi.CaseState
+	created, received, due time.Time
+	replied                time.Time
+}
+
+// testStatsExchange runs a random workload of cases sent, received, replied on time and late,
+// withdrawn and left overdue around March 2026, sweeps, and checks that the exchange table
+// of each unit and month equals what the test computes from the cases it made.
+func testStatsExchange(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
+	db := open(t)
+	clock := &fakeClock{now: shAt("2026-02-16 09:00:00")}
+	db.Now = clock.Now
+	k := MustClock(t, sla.Config{Now: clock.Now, Batch: 5})
+	rng := rand.New(rand.NewPCG(7, 3))
+	units := []string{townshipA, townshipB, "440305001", county}
+	inTypes := []string{"verify.identity", "cert.reissue", "care.request", "service.result"}
+	outTypes := []string{"verify.identity", "move.notice", "cert.reissue"}
+	var all, pending []*exCase
+	for clock.now.Before(shAt("2026-04-10 00:00:00")) {
+		clock.now = clock.now.Add(time.Duration(rng.IntN(14)+1) * time.Hour)
+		switch x := rng.IntN(10); {
+		case x < 3:
+			c := receiveCase(t, db, inTypes[rng.IntN(len(inTypes))], units[rng.IntN(len(units))], "", clock.now)
+			e := &exCase{id: c.ID, typ: c.Type, unit: c.OrgUnit, dir: yipanqi.Incoming, state: c.State, created: clock.now,
+				received: clock.now, due: c.DueAt}
+			all = append(all, e)
+			if !c.DueAt.IsZero() {
+				pending = append(pending, e)
+			}
+		case x < 5:
+			state := yipanqi.CaseSent
+			if rng.IntN(5) == 0 {
+				state = yipanqi.CaseDrafted
+			}
+			c := &yipanqi.Case{Type: outTypes[rng.IntN(len(outTypes))], Direction: yipanqi.Outgoing,
+				OrgUnit: units[rng.IntN(len(units))], PeerNode: "36", PeerUnit: hometown, State: state}
+			if err := db.CreateCase(ctx(), c); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, &exCase{typ: c.Type, unit: c.OrgUnit, dir: yipanqi.Outgoing, state: state, created: clock.now})
+		case x < 6 && len(pending) > 0:
+			i := rng.IntN(len(pending))
+			e := pending[i]
+			to := []yipanqi.CaseState{yipanqi.CaseReplied, yipanqi.CaseReplied, yipanqi.CaseReplied, yipanqi.CaseWithdrawn}[rng.IntN(4)]
+			setState(t, db, e.id, to)
+			e.state = to
+			if to == yipanqi.CaseReplied {
+				e.replied = clock.now
+				if rng.IntN(3) == 0 {
+					setState(t, db, e.id, yipanqi.CaseClosed)
+					e.state = yipanqi.CaseClosed
+				}
+			}
+			pending = append(pending[:i], pending[i+1:]...)
+		case x < 9:
+			sweep(t, db, k, clock.now)
+		}
+	}
+	sweep(t, db, k, clock.now)
+
+	march := stats.Month{Year: 2026, Month: 3}
+	for _, m := range []stats.Month{{Year: 2026, Month: 2}, march, {Year: 2026, Month: 4}} {
+		for _, unit := range []string{"44", county, townshipA, "440305", "45"} {
+			got, err := db.MonthlyExchange(ctx(), MustScope(t, unit), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := expectExchange(all, unit, m, clock.now)
+			if got.Unit != unit || got.Month != m {
+				t.Errorf("%s %s: table of %s %s", unit, m, got.Unit, got.Month)
+			}
+			if fmt.Sprint(got.Rows) != fmt.Sprint(want.Rows) || got.Total != want.Total {
+				t.Errorf("%s %s: table\n%+v\n%+v\nrecomputed from the cases\n%+v\n%+v", unit, m, got.Rows, got.Total, want.Rows, want.Total)
+			}
+			if m == march && unit == "44" {
+				if tot := got.Total; tot.Sent == 0 || tot.Received == 0 || tot.OnTime == 0 || tot.Late == 0 || tot.Overdue == 0 || tot.MedianReplyDays < 0 {
+					t.Errorf("workload too tame for March: %+v", tot)
+				}
+			}
+		}
+	}
+	if _, err := db.MonthlyExchange(ctx(), yipanqi.Scope{}, march); yipanqi.ErrorCode(err) != yipanqi.EFORBIDDEN {
+		t.Errorf("zero scope: %v, want EFORBIDDEN", err)
+	}
+}
+
+// expectExchange computes the exchange table of unit and month m from the cases, at now (the
+// last sweep): independently of the kept counts and of package assess.
+func expectExchange(all []*exCase, unit string, m stats.Month, now time.Time) *stats.Exchange {
+	inMonth := func(t time.Time) bool {
+		return !t.IsZero() && t.In(calendar.Shanghai()).Format("2006-01") == m.String()
+	}
+	cal := calendar.New()
+	rows := map[string]*stats.ExchangeRow{}
+	days := map[string][]int{}
+	row := func(typ string) *stats.ExchangeRow {
+		if rows[typ] == nil {
+			rows[typ] = &stats.ExchangeRow{Type: typ}
+		}
+		return rows[typ]
+	}
+	for _, c := range all {
+		if !strings.HasPrefix(c.unit, unit) {
+			continue
+		}
+		if c.dir == yipanqi.Outgoing {
+			if c.state != yipanqi.CaseDrafted && inMonth(c.created) {
+				row(c.typ).Sent++
+			}
+			continue
+		}
+		if inMonth(c.received) {
+			row(c.typ).Received++
+		}
+		if !c.replied.IsZero() && !c.due.IsZero() && inMonth(c.replied) {
+			if c.replied.After(c.due) {
+				row(c.typ).Late++
+			} else {
+				row(c.typ).OnTime++
+			}
+			d, _ := cal.Workdays(yipanqi.DateOf(c.received.In(calendar.Shanghai())), yipanqi.DateOf(c.replied.In(calendar.Shanghai())))
+			days[c.typ] = append(days[c.typ], max(d, 0))
+		}
+		isOpen := c.state == yipanqi.CaseDelivered || c.state == yipanqi.CaseSent || c.state == yipanqi.CaseInProgress
+		if isOpen && !c.due.IsZero() && now.After(c.due) && inMonth(c.due) {
+			row(c.typ).Overdue++
+		}
+	}
+	median := func(ds []int) float64 {
+		if len(ds) == 0 {
+			return -1
+		}
+		ds = append([]int{}, ds...)
+		sort.Ints(ds)
+		return float64(ds[(len(ds)-1)/2])
+	}
+	x := &stats.Exchange{Unit: unit, Month: m}
+	types := make([]string, 0, len(rows))
+	for typ := range rows {
+		types = append(types, typ)
+	}
+	sort.Strings(types)
+	var every []int
+	for _, typ := range types {
+		r := rows[typ]
+		if *r == (stats.ExchangeRow{Type: typ}) {
+			continue
+		}
+		ct, _ := yipanqi.Catalog().Type(typ)
+		r.Label, r.MedianReplyDays = ct.Label, median(days[typ])
+		every = append(every, days[typ]...)
+		x.Rows = append(x.Rows, *r)
+		x.Total.Sent += r.Sent
+		x.Total.Received += r.Received
+		x.Total.OnTime += r.OnTime
+		x.Total.Late += r.Late
+		x.Total.Overdue += r.Overdue
+	}
+	x.Total.Label, x.Total.MedianReplyDays = "合计", median(every)
+	return x
 }
