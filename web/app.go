@@ -25,6 +25,7 @@ import (
 	"yipanqi/calendar"
 	"yipanqi/division"
 	"yipanqi/exchange"
+	"yipanqi/meeting"
 	"yipanqi/sqlstore"
 )
 
@@ -53,6 +54,9 @@ type Config struct {
 	// AssessRules are the scoring rules of 考核 (docs/assessment.md); nil: the sample rules,
 	// assess.DefaultRules().
 	AssessRules *assess.Rules
+	// MeetingRotation is the rotation of the joint meeting's convening province (联席会议,
+	// docs/meetings.md); nil: the plan's order, meeting.DefaultRotation().
+	MeetingRotation *meeting.Rotation
 	// Secure marks the cookies Secure (sent over HTTPS only): set it behind TLS.
 	Secure bool
 	// IdleTimeout ends a session after this long without a request; default 30 minutes.

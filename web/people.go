@@ -27,7 +27,7 @@ func (a *App) peopleRoutes() []route {
 		{pattern: "POST /people/{id}/consents", allow: canSend, handle: a.personConsent},
 		{pattern: "POST /people/{id}/consents/{cid}/revoke", allow: canSend, handle: a.personConsentRevoke},
 
-		{pattern: "GET /certs", allow: canSend, handle: a.certsHome},
+		{pattern: "GET /certs", nav: "婚育证明", allow: canSend, handle: a.certsHome},
 		{pattern: "POST /certs/check", allow: canSend, handle: a.certCheck},
 		{pattern: "POST /certs/list", allow: canSend, handle: a.certList},
 		{pattern: "GET /certs/new", allow: canSend, handle: a.certNewForm},

@@ -65,6 +65,7 @@ func (a *App) routes() []route {
 	rs = append(rs, a.oversightRoutes()...)
 	rs = append(rs, a.adminRoutes()...)
 	rs = append(rs, a.peopleRoutes()...)
+	rs = append(rs, a.meetingRoutes()...)
 	if a.cfg.Status != nil {
 		rs = append(rs, a.statusRoutes()...)
 	}
@@ -72,7 +73,7 @@ func (a *App) routes() []route {
 }
 
 // navOrder is the order of the navigation; an entry shows once a route gives it.
-var navOrder = []string{"工作台", "待办", "发起", "案件", "人员", "督办", "考核", "统计", "名录", "系统管理", "审计"}
+var navOrder = []string{"工作台", "待办", "发起", "案件", "人员", "婚育证明", "督办", "考核", "统计", "名录", "联席会议", "系统管理", "审计"}
 
 // navLink is one entry of the navigation.
 type navLink struct {
