@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -20,6 +22,7 @@ func (a *App) assessRoutes() []route {
 		{pattern: "GET /assess", nav: "考核", allow: supervisors, handle: a.assessReport},
 		{pattern: "GET /assess/cases", allow: supervisors, handle: a.assessCases},
 		{pattern: "GET /assess/print", allow: supervisors, handle: a.assessPrint},
+		{pattern: "GET /assess/export", allow: supervisors, handle: a.assessExport},
 		{pattern: "POST /assess/adjust", allow: supervisors, handle: a.assessAdjust},
 	}
 }
@@ -67,6 +70,7 @@ type assessPage struct {
 	FormError  string
 	Saved      bool
 	PrintURL   string
+	ExportURL  string
 	ShowAdjust bool
 	Print      bool
 }
@@ -124,6 +128,40 @@ func (a *App) assessPrint(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, "assess", page)
 }
 
+// assessExport is the report of my subtree as an .xlsx workbook (assess.Report.Write, as
+// the CLI writes it): rendered into a buffer, audited as the page view is (assess.report),
+// then sent as an attachment with an ASCII file name.
+func (a *App) assessExport(w http.ResponseWriter, r *http.Request) {
+	ctx, scope := r.Context(), scopeOf(r)
+	p, err := assess.ParsePeriod(strings.TrimSpace(r.URL.Query().Get("period")), a.cfg.Now())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	rep, err := a.cfg.Store.Assessment(ctx, scope, p, a.rules(), a.cfg.Now())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := rep.Write(&buf, assess.FormatXLSX, func(code string) string { return a.unitName(ctx, code) }); err != nil {
+		a.fail(w, r, fmt.Errorf("assess export: %w", err))
+		return
+	}
+	u := currentUser(r)
+	if err := a.cfg.Store.Audit(ctx, &yipanqi.AuditEntry{Actor: u.Username, OrgUnit: u.OrgUnit, Action: "assess.report",
+		Object: scope.Unit() + "/" + p.String(), Reason: "导出 xlsx"}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	h.Set("Content-Disposition", `attachment; filename="assess-`+scope.Unit()+"-"+p.String()+`.xlsx"`)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	_, _ = w.Write(buf.Bytes())
+}
+
 // assessView builds the report page of period p; posted are the values of a manual entry
 // the user posted (nil: none), shown again with fe.
 func (a *App) assessView(r *http.Request, p assess.Period, fe FormErrors, posted url.Values) (*assessPage, error) {
@@ -138,7 +176,8 @@ func (a *App) assessView(r *http.Request, p assess.Period, fe FormErrors, posted
 		return nil, err
 	}
 	page := &assessPage{Period: periodField(p.String(), ""), Report: rep, UnitName: a.unitName(ctx, rep.Unit),
-		Rules: rep.Rules, Heads: figureHeads, PrintURL: a.url("/assess/print?period=" + url.QueryEscape(p.String()))}
+		Rules: rep.Rules, Heads: figureHeads, PrintURL: a.url("/assess/print?period=" + url.QueryEscape(p.String())),
+		ExportURL: a.url("/assess/export?period=" + url.QueryEscape(p.String()))}
 	byLevel := map[yipanqi.Level]*assessLevel{}
 	var order []yipanqi.Level
 	for _, row := range rep.Rows {
