@@ -344,3 +344,26 @@ func (db *DB) MonthlyExchange(ctx context.Context, scope yipanqi.Scope, m stats.
 	}
 	return stats.NewExchange(scope.Unit(), m, counts, sent), nil
 }
+
+// MonthlyReport is the monthly report of the unit of scope (unitName its full name, name
+// naming its rows) with its exchange table: MonthlyStats and MonthlyExchange, and the
+// stats.report audit entry for actor written before anything is shown. The command line and
+// the web page (its table and its xlsx download) both read it here. EFORBIDDEN for the zero
+// Scope.
+func (db *DB) MonthlyReport(ctx context.Context, actor string, scope yipanqi.Scope, m stats.Month, unitName string,
+	name stats.NameFunc) (*stats.Report, error) {
+	tally, err := db.MonthlyStats(ctx, scope, m)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := db.MonthlyExchange(ctx, scope, m)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.StatsAudit(ctx, actor, scope, m, "stats.report"); err != nil {
+		return nil, err
+	}
+	r := stats.NewReport(tally, unitName, name)
+	r.Exchange = ex
+	return r, nil
+}

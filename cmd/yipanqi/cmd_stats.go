@@ -9,14 +9,18 @@ import (
 	"strings"
 
 	"yipanqi"
+	"yipanqi/calendar"
 	"yipanqi/division"
+	"yipanqi/sla"
 	"yipanqi/stats"
 )
 
 const statsUsage = `用法：
-  yipanqi stats [--db DSN] --month YYYY-MM --unit CODE [--format table|json|xlsx] [-o FILE]
-      流动人口月报：月末在住人数（性别、年龄段、婚姻状况）与本月流入、流出，按下级单位分行并合计。
+  yipanqi stats [--db DSN] --month YYYY-MM --unit CODE [--format table|json|xlsx] [-o FILE] [--holidays FILE]
+      流动人口月报：月末在住人数（性别、年龄段、婚姻状况）与本月流入、流出，按下级单位分行并合计；
+      以及本月交换量与办理时效（按案件类型：发出、收到、按时答复、逾期答复、仍超期未答复、答复用时中位数）。
       已结束且有月度快照的月份读快照（可重现）；本月及无快照的月份实时计算。
+      交换量读期限时钟保持的案件计数，报告前先推进一次期限时钟。
   yipanqi stats snapshot [--db DSN] --month YYYY-MM [--replace]
       生成已结束月份的月度快照（全节点汇总数，不含个人信息）。
   yipanqi stats matrix --db DSN [--db DSN …] --month YYYY-MM [--format table|json|xlsx] [-o FILE]
@@ -25,7 +29,8 @@ const statsUsage = `用法：
   --month   统计月份，如 2026-10；不能晚于本月
   --unit    统计单位：2、4、6、9 或 12 位行政区划代码
   --format  输出格式：table（默认）、json 或 xlsx（xlsx 须用 -o 指定文件）
-  -o        输出文件（默认写到标准输出）`
+  -o        输出文件（默认写到标准输出）
+  --holidays 节假日覆盖文件（默认取环境变量 YIPANQI_HOLIDAYS），推进期限时钟时使用`
 
 // runStats prints the monthly report of a unit, takes a month's snapshot, or prints the
 // region's flow matrix: stats, stats snapshot, stats matrix.
@@ -48,6 +53,7 @@ func runStats(ctx context.Context, env *Env, args []string) error {
 	unit := fs.String("unit", "", "")
 	formatArg := fs.String("format", "table", "")
 	out := fs.String("o", "", "")
+	holidays := fs.String("holidays", env.Getenv(calendarHolidaysEnv), "")
 	if err := statsParse(fs, args); err != nil {
 		return err
 	}
@@ -67,6 +73,10 @@ func runStats(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	cal, err := calendar.Load(*holidays)
+	if err != nil {
+		return usageError("--holidays：%s", yipanqi.ErrorMessage(err))
+	}
 
 	db, err := openStore(ctx, *dsn)
 	if err != nil {
@@ -74,15 +84,18 @@ func runStats(ctx context.Context, env *Env, args []string) error {
 	}
 	defer db.Close()
 	db.Now = env.Now
-	tally, err := db.MonthlyStats(ctx, scope, month)
+	clock, err := sla.New(sla.Config{Calendar: cal, Now: env.Now})
 	if err != nil {
 		return err
 	}
-	// On record before anything is shown, as for an export.
-	if err := db.StatsAudit(ctx, regActor(), scope, month, "stats.report"); err != nil {
+	// Bring the clock and the kept counts up to date, in case no node is running the clock.
+	if _, err := db.SweepSLA(ctx, clock, env.Now()); err != nil {
 		return err
 	}
-	report := stats.NewReport(tally, fullName, divisionName(tree))
+	report, err := db.MonthlyReport(ctx, regActor(), scope, month, fullName, divisionName(tree))
+	if err != nil {
+		return err
+	}
 	return statsWrite(env, *out, func(w io.Writer) error { return report.Write(w, format) })
 }
 

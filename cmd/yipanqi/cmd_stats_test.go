@@ -17,6 +17,7 @@ import (
 
 	"yipanqi"
 	"yipanqi/division"
+	"yipanqi/sqlstore"
 	"yipanqi/sqlstore/storetest"
 	"yipanqi/stats"
 )
@@ -150,9 +151,98 @@ func TestStatsReport(t *testing.T) {
 		}
 		defer f.Close()
 		rows, err := f.GetRows("性别与年龄")
-		if err != nil || len(f.GetSheetList()) != 3 || len(rows) < 2 || rows[len(rows)-1][1] != "合计" ||
+		if err != nil || len(f.GetSheetList()) != 4 || len(rows) < 2 || rows[len(rows)-1][1] != "合计" ||
 			rows[len(rows)-1][2] != strconv.Itoa(fx.Expect("44", june).People) {
 			t.Errorf("xlsx sheets %v, rows %v, %v", f.GetSheetList(), rows, err)
+		}
+	})
+}
+
+// TestStatsExchange: the report's exchange table counts the cases of the month — sent,
+// received, replied on time, still overdue — after the sweep the command runs itself, in
+// table, JSON and xlsx.
+func TestStatsExchange(t *testing.T) {
+	eachDB(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := storetest.Open(t, dsn)
+		now := storetest.StatsNow // 2025-08-15 18:00 China time
+		db.Now = func() time.Time { return now }
+		const unit = "440106001"
+		made := map[string]int{}
+		mk := func(c *yipanqi.Case) *yipanqi.Case {
+			t.Helper()
+			c.Type, c.OrgUnit, c.PeerNode, c.PeerUnit = "verify.identity", unit, "36", "360121"
+			if err := db.CreateCase(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		received := now.Add(-72 * time.Hour)
+		for i := 0; i < 4; i++ {
+			c := mk(&yipanqi.Case{Direction: yipanqi.Incoming, State: yipanqi.CaseDelivered, ReceivedAt: received, DueAt: now.Add(240 * time.Hour)})
+			made["received"]++
+			if i%2 == 0 {
+				if err := db.InTx(ctx, func(tx *sqlstore.Tx) error {
+					_, err := tx.SetCaseState(ctx, c.ID, yipanqi.Incoming, yipanqi.CaseReplied)
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				made["on_time"]++
+			}
+		}
+		mk(&yipanqi.Case{Direction: yipanqi.Incoming, State: yipanqi.CaseDelivered, ReceivedAt: received, DueAt: now.Add(-time.Hour)})
+		made["received"]++
+		made["overdue"]++
+		for i := 0; i < 3; i++ {
+			state := yipanqi.CaseSent
+			if i == 0 {
+				state = yipanqi.CaseDrafted // not sent: not counted
+			} else {
+				made["sent"]++
+			}
+			mk(&yipanqi.Case{Direction: yipanqi.Outgoing, State: state})
+		}
+
+		out, _ := mustStats(t, 0, "stats", "--db", dsn, "--month", "2025-08", "--unit", "440106", "--format", "json")
+		var r struct {
+			Exchange struct {
+				Rows  []map[string]any `json:"rows"`
+				Total map[string]any   `json:"total"`
+			} `json:"exchange"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		tot := r.Exchange.Total
+		for key, metric := range map[string]string{"sent": "sent", "received": "received", "replied_on_time": "on_time", "still_overdue": "overdue"} {
+			if got, _ := tot[key].(float64); int(got) != made[metric] {
+				t.Errorf("exchange total %s = %v, want %d (%s)", key, tot[key], made[metric], out)
+			}
+		}
+		if len(r.Exchange.Rows) != 1 || r.Exchange.Rows[0]["type"] != "verify.identity" || r.Exchange.Rows[0]["label"] != "身份住址核实" {
+			t.Errorf("exchange rows %v", r.Exchange.Rows)
+		}
+		if tot["median_reply_days"] == nil || tot["replied_late"].(float64) != 0 {
+			t.Errorf("median %v, late %v", tot["median_reply_days"], tot["replied_late"])
+		}
+
+		table, _ := mustStats(t, 0, "stats", "--db", dsn, "--month", "2025-08", "--unit", "440106")
+		for _, s := range []string{"四、交换量与办理时效", "身份住址核实", "仍超期未答复"} {
+			if !strings.Contains(table, s) {
+				t.Errorf("table lacks %q:\n%s", s, table)
+			}
+		}
+		path := filepath.Join(t.TempDir(), "report.xlsx")
+		mustStats(t, 0, "stats", "--db", dsn, "--month", "2025-08", "--unit", "440106", "--format", "xlsx", "-o", path)
+		f, err := excelize.OpenFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		rows, err := f.GetRows("交换量与办理时效")
+		if err != nil || len(rows) != 3 || rows[2][1] != "合计" || rows[2][2] != strconv.Itoa(made["sent"]) || rows[2][3] != strconv.Itoa(made["received"]) {
+			t.Errorf("xlsx exchange sheet %v, %v", rows, err)
 		}
 	})
 }
