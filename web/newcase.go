@@ -56,7 +56,42 @@ type newCasePage struct {
 	Fields       []Field // the catalog's fields
 	Consent      string  // when the type needs the person's separate consent: what it is for
 	ConsentError string
+	// ConsentCheck is whether the person looked up has a live consent for this type and
+	// addressee (nil: no person looked up).
+	ConsentCheck *consentCheck
 	Errors       FormErrors
+}
+
+// consentCheck says whether the person of the form has a live consent, recorded in my
+// subtree, that covers the type sent to the addressee; without one, the person's page where
+// it is recorded.
+type consentCheck struct {
+	Covered   bool
+	Text      string
+	PersonURL string
+}
+
+// checkConsent reads the consents of person p recorded in my subtree (audited by the store:
+// person.consents) and says whether one covers a case of type t addressed to peer (the
+// hometown unit when peer is empty). The engine checks again when it sends.
+func (a *App) checkConsent(r *http.Request, t *yipanqi.CaseType, p *yipanqi.Person, peer string) (*consentCheck, error) {
+	if peer == "" {
+		peer = hometownUnit(p.HukouCode)
+	}
+	cs, err := a.cfg.Store.Consents(r.Context(), scopeOf(r), p.IDNumber)
+	if err != nil {
+		return nil, err
+	}
+	now := a.cfg.Now()
+	for _, c := range cs {
+		if c.Covers(t.Name, peer, now) {
+			return &consentCheck{Covered: true, Text: "已登记本人的单独同意（同意书 " + strconv.FormatInt(c.ID, 10) + "，接收方 " +
+				c.Recipient + "，同意时间 " + clock(c.GivenAt) + "），可以发送。"}, nil
+		}
+	}
+	return &consentCheck{PersonURL: a.url("/people/" + strconv.FormatInt(p.ID, 10)),
+		Text: "本辖区没有登记本人对“" + t.Label + "”发往 " + peer + " 的有效单独同意（未登记、已撤回，或接收方不符）。" +
+			"请先征得本人同意，在其人员页面的“本人单独同意”中登记，再发送。"}, nil
 }
 
 // fieldPrefix is put before the catalog fields' names in forms, so that they cannot clash
@@ -119,12 +154,41 @@ func (a *App) newCase(w http.ResponseWriter, r *http.Request) {
 		form[fieldPrefix+"id_number"] = idNumber
 	}
 	lookup := r.PostForm.Get("action") == "lookup"
-	show := func(status int) {
-		a.renderStatus(w, r, status, "new_case", a.newCaseView(t, form, fe))
-	}
-	// The person: looked up on demand, or to default the addressee.
-	if t.Field("id_number") != nil && idNumber != "" && (lookup || form["peer_unit"] == "") && fe[fieldPrefix+"id_number"] == "" {
+	// The person: looked up on demand, or to default the addressee; for a type that needs
+	// the person's consent, also when the form is shown again, to say whether it is on record.
+	var person *yipanqi.Person
+	looked := false
+	findPerson := func() error {
+		looked = true
 		p, err := a.cfg.Store.FindPerson(r.Context(), scopeOf(r), idNumber)
+		if err == nil {
+			person = p
+		}
+		return err
+	}
+	show := func(status int) {
+		page := a.newCaseView(t, form, fe)
+		if t.Consent != nil && idNumber != "" && fe[fieldPrefix+"id_number"] == "" {
+			if !looked {
+				if err := findPerson(); err != nil && yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+					a.fail(w, r, err)
+					return
+				}
+			}
+			if person != nil {
+				check, err := a.checkConsent(r, t, person, form["peer_unit"])
+				if err != nil {
+					a.fail(w, r, err)
+					return
+				}
+				page.ConsentCheck = check
+			}
+		}
+		a.renderStatus(w, r, status, "new_case", page)
+	}
+	if t.Field("id_number") != nil && idNumber != "" && (lookup || form["peer_unit"] == "") && fe[fieldPrefix+"id_number"] == "" {
+		err := findPerson()
+		p := person
 		switch {
 		case err == nil:
 			fill := func(name, v string) {
