@@ -1,10 +1,13 @@
 package web
 
 import (
+	"bytes"
+	"fmt"
 	"html/template"
 	"math"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"yipanqi"
@@ -19,19 +22,23 @@ import (
 func (a *App) statsRoutes() []route {
 	return []route{
 		{pattern: "GET /stats", nav: "统计", handle: a.statsReport},
+		{pattern: "GET /stats/export", handle: a.statsExport},
 		{pattern: "GET /stats/matrix", handle: a.statsMatrix},
 	}
 }
 
 // statsPage is what templates/app/stats.html renders.
 type statsPage struct {
-	Month, Unit Field
-	Report      *stats.Report
-	Source      string
-	Heads       statsHeads
-	Rows        []stats.Row // the rows, then the total
-	Charts      []template.HTML
-	MatrixURL   string
+	Month, Unit  Field
+	Report       *stats.Report
+	Source       string
+	Heads        statsHeads
+	Rows         []stats.Row // the rows, then the total
+	Charts       []template.HTML
+	Exchange     []stats.ExchangeRow // the exchange table's rows, then its total
+	ExchangeHead []string
+	MatrixURL    string
+	ExportURL    string
 }
 
 // statsHeads are the column headings of the report's tables.
@@ -56,8 +63,9 @@ func (a *App) parseMonth(s string) (stats.Month, string) {
 	return m, ""
 }
 
-// statsReport shows the monthly report of a unit of my subtree for a month.
-func (a *App) statsReport(w http.ResponseWriter, r *http.Request) {
+// statsArgs reads the month and unit of a report from the query: the page with the fields
+// filled in, and ok false when either is wrong (the page then carries the messages).
+func (a *App) statsArgs(r *http.Request) (p *statsPage, scope yipanqi.Scope, month stats.Month, ok bool) {
 	ctx, q, u := r.Context(), r.URL.Query(), currentUser(r)
 	ms := strings.TrimSpace(q.Get("month"))
 	if ms == "" {
@@ -67,7 +75,7 @@ func (a *App) statsReport(w http.ResponseWriter, r *http.Request) {
 	if unit == "" {
 		unit = u.OrgUnit
 	}
-	p := &statsPage{Month: monthField(ms, ""),
+	p = &statsPage{Month: monthField(ms, ""),
 		Unit: Field{Name: "unit", Label: "统计单位（行政区划代码）", Input: "text", Value: unit, MaxLen: 12,
 			Hint: "本单位或下级单位的 2、4、6、9 或 12 位代码"}}
 	month, msg := a.parseMonth(ms)
@@ -79,22 +87,29 @@ func (a *App) statsReport(w http.ResponseWriter, r *http.Request) {
 	case !scopeOf(r).Contains(unit):
 		p.Unit.Error = "单位“" + unit + "”不在您的辖区（" + a.unitName(ctx, u.OrgUnit) + "）之内"
 	}
-	if p.Month.Error != "" || p.Unit.Error != "" {
+	return p, scope, month, p.Month.Error == "" && p.Unit.Error == ""
+}
+
+// monthlyReport reads the report of the page's unit and month, audited as stats.report
+// before anything is shown.
+func (a *App) monthlyReport(r *http.Request, scope yipanqi.Scope, month stats.Month) (*stats.Report, error) {
+	ctx := r.Context()
+	name := func(code string) string { return a.unitName(ctx, code) }
+	return a.cfg.Store.MonthlyReport(ctx, currentUser(r).Username, scope, month, a.unitName(ctx, scope.Unit()), name)
+}
+
+// statsReport shows the monthly report of a unit of my subtree for a month.
+func (a *App) statsReport(w http.ResponseWriter, r *http.Request) {
+	p, scope, month, ok := a.statsArgs(r)
+	if !ok {
 		a.renderStatus(w, r, http.StatusUnprocessableEntity, "stats", p)
 		return
 	}
-	tally, err := a.cfg.Store.MonthlyStats(ctx, scope, month)
+	rep, err := a.monthlyReport(r, scope, month)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	// On record before anything is shown, as for the command line's report.
-	if err := a.cfg.Store.StatsAudit(ctx, u.Username, scope, month, "stats.report"); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	name := func(code string) string { return a.unitName(ctx, code) }
-	rep := stats.NewReport(tally, a.unitName(ctx, unit), name)
 	p.Report, p.Source = rep, stats.SourceLabel(rep.Snapshot)
 	p.Rows = append(append([]stats.Row{}, rep.Rows...), rep.Total)
 	for _, b := range stats.AgeBands {
@@ -108,8 +123,60 @@ func (a *App) statsReport(w http.ResponseWriter, r *http.Request) {
 		p.Heads.Marital = append(p.Heads.Marital, label)
 	}
 	p.Charts = statsCharts(rep, p.Heads)
+	if x := rep.Exchange; x != nil {
+		p.Exchange = append(append([]stats.ExchangeRow{}, x.Rows...), x.Total)
+		p.ExchangeHead = stats.ExchangeHeaders
+		p.Charts = append(p.Charts, exchangeCharts(x)...)
+	}
 	p.MatrixURL = a.url("/stats/matrix?month=" + month.String())
+	p.ExportURL = a.url("/stats/export?month=" + month.String() + "&unit=" + scope.Unit())
 	a.render(w, r, "stats", p)
+}
+
+// statsExport is the monthly report as an .xlsx workbook, as "yipanqi stats --format xlsx"
+// writes it (stats.Report.Write): read and audited as the page is (stats.report), rendered
+// into a buffer, then sent as an attachment with an ASCII file name. A bad month or unit gets
+// the page with its messages, and no workbook.
+func (a *App) statsExport(w http.ResponseWriter, r *http.Request) {
+	p, scope, month, ok := a.statsArgs(r)
+	if !ok {
+		a.renderStatus(w, r, http.StatusUnprocessableEntity, "stats", p)
+		return
+	}
+	rep, err := a.monthlyReport(r, scope, month)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := rep.Write(&buf, stats.FormatXLSX); err != nil {
+		a.fail(w, r, fmt.Errorf("stats export: %w", err))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	h.Set("Content-Disposition", `attachment; filename="stats-`+scope.Unit()+"-"+month.String()+`.xlsx"`)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	_, _ = w.Write(buf.Bytes())
+}
+
+// exchangeCharts are the exchange table's bar charts: the month's figures in total, and the
+// cases received by type when there is more than one type.
+func exchangeCharts(x *stats.Exchange) []template.HTML {
+	t := x.Total
+	out := []template.HTML{chart.Bars("本月交换量与办理时效", stats.ExchangeHeaders[:5],
+		[]float64{float64(t.Sent), float64(t.Received), float64(t.OnTime), float64(t.Late), float64(t.Overdue)}, chart.Unit("件"))}
+	if len(x.Rows) > 1 {
+		labels := make([]string, len(x.Rows))
+		sent, recv := make([]float64, len(x.Rows)), make([]float64, len(x.Rows))
+		for i, r := range x.Rows {
+			labels[i], sent[i], recv[i] = r.Label, float64(r.Sent), float64(r.Received)
+		}
+		out = append(out, chart.Bars("各类案件本月发出", labels, sent, chart.Unit("件")),
+			chart.Bars("各类案件本月收到", labels, recv, chart.Unit("件")))
+	}
+	return out
 }
 
 // statsCharts are the report's bar charts: the unit's people by sex, age band and marital
