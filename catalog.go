@@ -863,7 +863,10 @@ func catalogTypes() []CaseType {
 				{Value: "issued", Label: "已补办", Fields: []FieldSpec{
 					textField("cert_number", "婚育证明编号", true, 50), dateField("issued_on", "签发日期", true),
 					divisionField("posted_to", "寄送至乡镇（街道）或社区", true),
-					textField("tracking_number", "邮件单号", true, 50), noteField()}},
+					textField("tracking_number", "邮件单号", true, 50), noteField(),
+					// Optional, so that a node not yet sending them is still understood; with them
+					// the residence registers the certificate as seen on its arrival.
+					dateField("valid_until", "有效期至", false), enumField("marital_status", "婚姻状况", false, maritalOptions()...)}},
 				{Value: "refused", Label: "不予补办", ReasonRequired: true},
 			},
 			Deadlines: replyDeadline(7), Reminders: remindDays(), Escalation: escalateDays(),

@@ -98,7 +98,8 @@ func (n *Node) StartReissue(ctx context.Context, c *yipanqi.Case, fields json.Ra
 // AnswerReissue answers the incoming cert.reissue caseID with the certificate certNumber,
 // which this node issued to the person of the case and whose posting is recorded
 // (sqlstore IssueCertificate, RecordCertificatePosting): the reply "issued" carries its number,
-// issue date, the township or community it was posted to and the tracking number. EINVALID
+// issue date, validity, the marital status it states, the township or community it was posted
+// to and the tracking number. EINVALID
 // naming cert_number for a certificate that is not registered, not issued here, not the
 // person's, revoked or not yet posted; otherwise as Reply.
 func (n *Node) AnswerReissue(ctx context.Context, caseID, certNumber string) error {
@@ -126,7 +127,8 @@ func (n *Node) AnswerReissue(ctx context.Context, caseID, certNumber string) err
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "cert_number", "婚育证明“%s”尚未登记寄送（寄送至、邮件单号）", certNumber)
 	}
 	fields, err := json.Marshal(map[string]any{"cert_number": cert.Number, "issued_on": cert.IssuedOn.String(),
-		"posted_to": cert.PostedTo, "tracking_number": cert.TrackingNo})
+		"posted_to": cert.PostedTo, "tracking_number": cert.TrackingNo,
+		"valid_until": cert.ValidUntil.String(), "marital_status": string(cert.MaritalStatus)})
 	if err != nil {
 		return fmt.Errorf("exchange: answer reissue: %w", err)
 	}
@@ -134,8 +136,13 @@ func (n *Node) AnswerReissue(ctx context.Context, caseID, certNumber string) err
 }
 
 // RecordCertArrival records at the residence side that the certificate the hometown posted
-// for the outgoing cert.reissue caseID arrived, on the day on. ENOTFOUND for an unknown
-// case; EINVALID for another type or a day in the future; ECONFLICT when the hometown has not
+// for the outgoing cert.reissue caseID arrived, on the day on, and registers it in this
+// node's certificate registry as seen (kind seen, the printed number, held by the case's
+// unit), in the same transaction, when the reply carries its number, issue date, validity
+// and marital status — so the residence's certificate look-up and the person's page show it.
+// A reply without them (from a node that does not send them yet), or a number the registry
+// already holds, registers nothing; the timeline says which. ENOTFOUND for an unknown case;
+// EINVALID for another type or a day in the future; ECONFLICT when the hometown has not
 // answered "issued" or the arrival is already recorded. Audited; on the timeline.
 func (n *Node) RecordCertArrival(ctx context.Context, caseID string, on yipanqi.Date) error {
 	return n.reissueStep(ctx, caseID, on, yipanqi.CaseEventCertArrived, "", "case.cert_arrived",
@@ -191,12 +198,16 @@ func (n *Node) reissueStep(ctx context.Context, caseID string, on yipanqi.Date, 
 		case after != "" && counts[after] == 0:
 			return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "state", "案件“%s”须先登记“%s”", caseID, (&yipanqi.CaseEvent{Kind: after}).Label())
 		}
-		var f struct {
-			Cert     string `json:"cert_number"`
-			Tracking string `json:"tracking_number"`
-		}
+		var f reissueReply
 		_ = json.Unmarshal(rd.Fields, &f)
 		text := note(f.Cert, f.Tracking)
+		if kind == yipanqi.CaseEventCertArrived {
+			seen, err := n.registerSeen(ctx, tx, c, &f)
+			if err != nil {
+				return err
+			}
+			text += seen
+		}
 		if kind == yipanqi.CaseEventHandedOver {
 			if _, err := tx.SetCaseState(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseClosed, yipanqi.CaseReplied); err != nil {
 				return err
@@ -212,4 +223,51 @@ func (n *Node) reissueStep(ctx context.Context, caseID string, on yipanqi.Date, 
 		return fmt.Errorf("exchange: %s %s: %w", kind, caseID, err)
 	}
 	return nil
+}
+
+// reissueReply is what the residence side reads of the hometown's "issued".
+type reissueReply struct {
+	Cert       string `json:"cert_number"`
+	IssuedOn   string `json:"issued_on"`
+	ValidUntil string `json:"valid_until"`
+	Marital    string `json:"marital_status"`
+	Tracking   string `json:"tracking_number"`
+}
+
+// registerSeen registers the arrived certificate of the outgoing cert.reissue c in this
+// node's registry as seen, in tx, and returns what the timeline note adds. The holder is the
+// person of the case, named as the request named them; the issuer is the hometown unit that
+// answered. Nothing is registered when the reply lacks what a registry entry needs or does
+// not pass the registry's checks, or when the number is already registered (the registry then
+// already answers for it).
+func (n *Node) registerSeen(ctx context.Context, tx *sqlstore.Tx, c *yipanqi.Case, f *reissueReply) (string, error) {
+	issued, err1 := yipanqi.ParseDate(f.IssuedOn)
+	valid, err2 := yipanqi.ParseDate(f.ValidUntil)
+	if f.Cert == "" || err1 != nil || err2 != nil || f.Marital == "" {
+		return "；答复未含有效期或婚姻状况，未登记入本地证明库", nil
+	}
+	var req struct {
+		Name         string `json:"name"`
+		HukouAddress string `json:"hukou_address"`
+	}
+	_ = json.Unmarshal(c.Data, &req)
+	issuer := c.PeerUnit
+	if code, _, _, ok := yipanqi.ParseCertificateNumber(f.Cert); ok {
+		issuer = code
+	}
+	cert := &yipanqi.Certificate{Number: f.Cert, Kind: yipanqi.CertSeen, IDNumber: c.PersonIDNumber, HolderName: req.Name,
+		HukouAddress: req.HukouAddress, IssuerCode: issuer, OrgUnit: c.OrgUnit, IssuedOn: issued, ValidUntil: valid,
+		MaritalStatus: yipanqi.MaritalStatus(f.Marital)}
+	sys := yipanqi.NewContextWithUser(ctx, &yipanqi.User{Username: actorOf(ctx), OrgUnit: c.OrgUnit})
+	switch err := tx.IssueCertificate(sys, cert); {
+	case yipanqi.ErrorCode(err) == yipanqi.ECONFLICT:
+		return "；本地证明库已有此编号", nil
+	case yipanqi.ErrorCode(err) == yipanqi.EINVALID:
+		// Checked before anything is written: the arrival stands, the registry entry waits for
+		// someone to register the certificate by hand.
+		return "；未登记入本地证明库：" + yipanqi.ErrorMessage(err), nil
+	case err != nil:
+		return "", err
+	}
+	return "，已登记入本地证明库（外地证明）", nil
 }

@@ -3,6 +3,7 @@ package exchange_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,26 @@ func TestCertReissue(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantError(t, a.node.RecordCertArrival(ctx, c.ID, today), yipanqi.ECONFLICT, "state")
+		// The arrived certificate is in the residence's registry, as seen, with the number,
+		// dates and status of the hometown's.
+		issued, err := b.db.Certificate(yipanqi.NewContextWithUser(ctx, &yipanqi.User{Username: "t", OrgUnit: unit43}), right)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clerk := yipanqi.NewContextWithUser(ctx, &yipanqi.User{Username: "t", OrgUnit: unit44a})
+		seen, err := a.db.Certificate(clerk, right)
+		if err != nil {
+			t.Fatalf("the arrived certificate is not in the residence's registry: %v", err)
+		}
+		if seen.Kind != yipanqi.CertSeen || seen.IDNumber != id || seen.HolderName != "测试乙" || seen.OrgUnit != unit44a ||
+			seen.IssuerCode != issued.IssuerCode || seen.IssuedOn != issued.IssuedOn || seen.ValidUntil != issued.ValidUntil ||
+			seen.MaritalStatus != issued.MaritalStatus || seen.StatusOn(today) != yipanqi.CertValid {
+			t.Errorf("seen certificate %+v, issued %+v", seen, issued)
+		}
+		held, err := a.db.PersonCertificates(clerk, a.scope(t), id)
+		if err != nil || len(held) != 1 || held[0].Number != right {
+			t.Errorf("the person's certificates at the residence: %+v, %v", held, err)
+		}
 		if err := a.node.RecordHandOver(ctx, c.ID, today); err != nil {
 			t.Fatal(err)
 		}
@@ -105,5 +126,36 @@ func TestCertReissue(t *testing.T) {
 			return err == nil && got.State == yipanqi.CaseReplied
 		})
 		wantError(t, a.node.RecordCertArrival(ctx, d.ID, today), yipanqi.ECONFLICT, "state")
+
+		// An "issued" without validity and marital status (a node that does not send them yet):
+		// the arrival is recorded, nothing is registered, and the timeline says so.
+		e := &yipanqi.Case{OrgUnit: unit44a, PeerNode: "43", PeerUnit: unit43}
+		if _, err := a.node.StartReissue(ctx, e, fields); err != nil {
+			t.Fatal(err)
+		}
+		checkFor(t, 15*time.Second, "third reissue delivered", func() bool {
+			got, err := b.db.FindCase(ctx, b.scope(t), e.ID)
+			return err == nil && got.State == yipanqi.CaseDelivered
+		})
+		old := unit43 + "-2024-000042"
+		reply, _ := json.Marshal(map[string]any{"cert_number": old, "issued_on": today.String(), "posted_to": township,
+			"tracking_number": "EMS0000000001"})
+		if err := b.node.Reply(ctx, e.ID, "issued", reply); err != nil {
+			t.Fatal(err)
+		}
+		checkFor(t, 15*time.Second, "third issued at the residence", func() bool {
+			got, err := a.db.FindCase(ctx, a.scope(t), e.ID)
+			return err == nil && got.State == yipanqi.CaseReplied
+		})
+		if err := a.node.RecordCertArrival(ctx, e.ID, today); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.db.Certificate(clerk, old); yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+			t.Errorf("a reply without validity registered %s: %v", old, err)
+		}
+		tl, _ := a.db.CaseTimeline(ctx, a.scope(t), e.ID)
+		if last := tl[len(tl)-1]; last.Kind != yipanqi.CaseEventCertArrived || !strings.Contains(last.Note, "未登记入本地证明库") {
+			t.Errorf("timeline of an unregistered arrival ends %+v", last)
+		}
 	})
 }

@@ -137,38 +137,64 @@ func (db *DB) IssueCertificate(ctx context.Context, c *yipanqi.Certificate) erro
 	if err := db.checkCertificate(ctx, &v); err != nil {
 		return err
 	}
-	now := db.now()
-	actor, unit := actorFrom(ctx)
-	err := db.inTx(ctx, func(qq q) error {
-		if v.Kind == yipanqi.CertIssued {
-			serial, err := db.takeSerial(ctx, qq, &v)
-			if err != nil {
-				return err
-			}
-			if v.Number == "" {
-				v.Number = yipanqi.CertificateNumber(v.IssuerCode, v.IssuedOn.Year, serial)
-			}
-		}
-		err := qq.row(ctx, `INSERT INTO certificates (number, kind, id_number, holder_name, hukou_address,
-			issuer_code, org_unit, issued_on, valid_until, marital_status, revoked, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			v.Number, string(v.Kind), v.IDNumber, v.HolderName, v.HukouAddress, v.IssuerCode, v.OrgUnit,
-			v.IssuedOn, v.ValidUntil, string(v.MaritalStatus), false, db.dialect.timeArg(now)).Scan(&v.ID)
-		if err != nil {
-			if db.dialect.violation(err) == uniqueViolation {
-				return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "number", "婚育证明编号“%s”已登记，不能重复登记", v.Number)
-			}
-			return fmt.Errorf("issue certificate: %w", db.dialect.classify(err))
-		}
-		return db.audit(ctx, qq, &yipanqi.AuditEntry{Actor: actor, OrgUnit: unit, Action: "certificate.issue",
-			Object: v.Number, Reason: string(v.Kind)})
-	})
-	if err != nil {
+	if err := db.inTx(ctx, func(qq q) error { return db.insertCertificate(ctx, qq, &v) }); err != nil {
 		return err
 	}
-	v.CreatedAt = now
 	*c = v
 	return nil
+}
+
+// IssueCertificate is DB.IssueCertificate inside the transaction, so that a certificate
+// registers together with the step that brings it (the arrival of a reissued one). A number
+// already registered is ECONFLICT, found before the insert so that the transaction stays
+// usable.
+func (tx *Tx) IssueCertificate(ctx context.Context, c *yipanqi.Certificate) error {
+	v := *c
+	if err := tx.db.checkCertificate(ctx, &v); err != nil {
+		return err
+	}
+	var n int
+	if err := tx.q.row(ctx, "SELECT COUNT(*) FROM certificates WHERE number = ?", v.Number).Scan(&n); err != nil {
+		return fmt.Errorf("issue certificate: %w", err)
+	}
+	if n > 0 {
+		return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "number", "婚育证明编号“%s”已登记，不能重复登记", v.Number)
+	}
+	if err := tx.db.insertCertificate(ctx, tx.q, &v); err != nil {
+		return err
+	}
+	*c = v
+	return nil
+}
+
+// insertCertificate stores a checked certificate and its audit entry through qq.
+func (db *DB) insertCertificate(ctx context.Context, qq q, c *yipanqi.Certificate) error {
+	v := c
+	now := db.now()
+	actor, unit := actorFrom(ctx)
+	if v.Kind == yipanqi.CertIssued {
+		serial, err := db.takeSerial(ctx, qq, v)
+		if err != nil {
+			return err
+		}
+		if v.Number == "" {
+			v.Number = yipanqi.CertificateNumber(v.IssuerCode, v.IssuedOn.Year, serial)
+		}
+	}
+	err := qq.row(ctx, `INSERT INTO certificates (number, kind, id_number, holder_name, hukou_address,
+		issuer_code, org_unit, issued_on, valid_until, marital_status, revoked, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		v.Number, string(v.Kind), v.IDNumber, v.HolderName, v.HukouAddress, v.IssuerCode, v.OrgUnit,
+		v.IssuedOn, v.ValidUntil, string(v.MaritalStatus), false, db.dialect.timeArg(now)).Scan(&v.ID)
+	if err != nil {
+		if db.dialect.violation(err) == uniqueViolation {
+			return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "number", "婚育证明编号“%s”已登记，不能重复登记", v.Number)
+		}
+		return fmt.Errorf("issue certificate: %w", db.dialect.classify(err))
+	}
+	v.CreatedAt = now
+	return db.audit(ctx, qq, &yipanqi.AuditEntry{Actor: actor, OrgUnit: unit, Action: "certificate.issue",
+		Object: v.Number, Reason: string(v.Kind)})
 }
 
 // takeSerial returns the serial of an issued certificate: the next one of its issuer and
