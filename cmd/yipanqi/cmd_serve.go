@@ -444,6 +444,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	var beside sync.WaitGroup
 	beside.Go(func() { _ = sla.Run(runCtx, db, clock, func(err error) { logger.Error("sla", "err", err) }) })
 	beside.Go(func() { _ = node.RunDirectoryApplier(runCtx, 10*time.Second) })
+	beside.Go(func() {
+		runFlowNotices(runCtx, node, flowNoticeEvery, func(err error) { logger.Error("flow notices", "err", err) })
+	})
 	defer func() { cancel(); beside.Wait() }() // before the store closes
 	var failure error
 	select {
@@ -467,6 +470,47 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "节点 %s 已停止。\n", c.Node.Code)
 	return nil
+}
+
+// flowNoticeEvery is how often serve looks for flows an import recorded without notices, and
+// flowNoticeBatch how many flow events one call reads.
+const (
+	flowNoticeEvery = 10 * time.Second
+	flowNoticeBatch = 5000
+)
+
+// runFlowNotices sends the move.notice of the flows an import recorded (the import command has
+// no exchange engine; exchange.Node.SendFlowNotices) until ctx ends: at once, then every
+// `every`, each round reading on until it has caught up. Where it got to is kept in memory,
+// not in the store: SendFlowNotices is idempotent (a notice's id derives from its flow
+// event), so a restart that begins again at flow 0 sends nothing twice — it only reads the
+// flows once more, an audited read per batch — and it also picks up flows whose import
+// committed after a later-numbered flow had been read. A failed round is reported and the
+// next one tries again from the same place.
+func runFlowNotices(ctx context.Context, node *exchange.Node, every time.Duration, onError func(error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var after int64
+	for {
+		for ctx.Err() == nil {
+			last, _, err := node.SendFlowNotices(ctx, after, flowNoticeBatch)
+			if err != nil {
+				if ctx.Err() == nil {
+					onError(err)
+				}
+				break
+			}
+			if last == after {
+				break // caught up
+			}
+			after = last
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // loadOrgUnits upserts the node's province and its cities, counties and townships from the
