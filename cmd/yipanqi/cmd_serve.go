@@ -25,6 +25,7 @@ import (
 	"yipanqi/calendar"
 	"yipanqi/exchange"
 	"yipanqi/internal/natsembed"
+	"yipanqi/meeting"
 	"yipanqi/sla"
 	"yipanqi/sqlstore"
 	"yipanqi/web"
@@ -83,6 +84,12 @@ type serveConfig struct {
 	Assess struct {
 		Rules string `toml:"rules"`
 	} `toml:"assess"`
+	// Meetings: the convening rotation of the joint meetings (docs/meetings.md); default the
+	// plan's order from 2026.
+	Meetings struct {
+		Order     []string `toml:"order"`
+		FirstYear int      `toml:"first_year"`
+	} `toml:"meetings"`
 	Keys struct {
 		KeyFile         string `toml:"key_file"`
 		RegionPublicKey string `toml:"region_public_key"`
@@ -399,6 +406,26 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 
+	var rotation *meeting.Rotation
+	if len(c.Meetings.Order) > 0 || c.Meetings.FirstYear != 0 {
+		r := meeting.DefaultRotation()
+		order, first := strings.Join(r.Order, ","), r.FirstYear
+		if len(c.Meetings.Order) > 0 {
+			order = strings.Join(c.Meetings.Order, ",")
+		}
+		if c.Meetings.FirstYear != 0 {
+			first = c.Meetings.FirstYear
+		}
+		key := "meetings.order"
+		if r, err = meeting.ParseRotation(order, first); err != nil {
+			if yipanqi.ErrorField(err) == "first_year" {
+				key = "meetings.first_year"
+			}
+			return exitCode(2, confError(file, key, err))
+		}
+		rotation = &r
+	}
+
 	node, err := exchange.NewNode(exchange.NodeConfig{Code: c.Node.Code, Store: db, Transport: tr, Key: key,
 		Trust: trust, Calendar: cal, Now: env.Now, Logger: logger, Lease: lease})
 	if err != nil {
@@ -424,7 +451,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	app, err := web.New(web.Config{Code: c.Node.Code, Name: c.Node.Name, Store: db, Node: node, Divisions: tree,
 		Status: status, Now: env.Now, Logger: logger, Secure: c.HTTP.SecureCookies, Trust: trust, KeyID: key.ID,
-		Calendar: cal, HolidaysFile: c.Calendar.HolidaysFile, AssessRules: rules})
+		Calendar: cal, HolidaysFile: c.Calendar.HolidaysFile, AssessRules: rules, MeetingRotation: rotation})
 	if err != nil {
 		return err
 	}

@@ -192,6 +192,7 @@ func TestServeBadConfig(t *testing.T) {
 			"node.toml:calendar.holidays_file："},
 		{"missing assessment rules", strings.Replace(good, "[keys]", "[assess]\nrules = \"/nonexistent/rules.toml\"\n\n[keys]", 1),
 			"node.toml:assess.rules："},
+		{"bad meeting rotation", strings.Replace(good, "[keys]", "[meetings]\norder = [\"44\", \"44\"]\n\n[keys]", 1), "node.toml:meetings.order："},
 		{"NATS port 4222", strings.Replace(good, "embedded = true", "embedded = true\nlisten = \"127.0.0.1:4222\"", 1),
 			"node.toml:nats.listen："},
 	} {
