@@ -88,6 +88,7 @@ type casePage struct {
 	Errors      FormErrors
 	ReplyURL    string
 	ActionURL   string
+	Reissue     *reissueView // cert.reissue: the notice, the answer by certificate, arrival and hand-over
 }
 
 // findCase reads the case of the path in the user's scope: 404 when it is not there.
@@ -136,12 +137,14 @@ func (a *App) caseView(r *http.Request, c *yipanqi.Case, posted *replyForm, fe F
 	if err != nil {
 		return nil, err
 	}
+	replyValue := ""
 	for _, m := range msgs {
 		l := logLine{ID: m.ID, Dir: dirLabel(m.Direction), From: m.Source, To: m.Dest, At: m.RecordedAt,
 			URL: a.url("/cases/" + c.ID + "/messages/" + m.ID), Kind: messageKind(m)}
 		p.Log = append(p.Log, l)
 		if m.Type == c.Type && m.ReplyTo != "" && t != nil {
 			if reply, fields, ok := replyOf(m); ok {
+				replyValue = reply
 				if rs := t.Reply(reply); rs != nil {
 					p.ReplyLabel = rs.Label
 					p.Reply = fieldValues(t, replySpecs(rs), fields)
@@ -164,6 +167,9 @@ func (a *App) caseView(r *http.Request, c *yipanqi.Case, posted *replyForm, fe F
 	may := canSend(currentUser(r)) && a.cfg.Node != nil
 	if c.Direction == yipanqi.Incoming && open && may && t != nil {
 		for _, rs := range t.Replies {
+			if c.Type == exchange.CertReissue && rs.Value == "issued" {
+				continue // answered with a certificate of the registry: the reissue form (reissue.go)
+			}
 			rf := replyForm{Value: rs.Value, Label: rs.Label}
 			active := posted != nil && posted.Value == rs.Value
 			for _, spec := range replySpecs(&rs) {
@@ -203,6 +209,11 @@ func (a *App) caseView(r *http.Request, c *yipanqi.Case, posted *replyForm, fe F
 	}
 	if p.CanWithdraw || p.CanTransfer {
 		p.Reason = Field{Name: "reason", Label: "原因", Input: "text", MaxLen: 200, Value: r.PostForm.Get("reason"), Error: fe["reason"]}
+	}
+	if c.Type == exchange.CertReissue {
+		if p.Reissue, err = a.reissueView(r, c, replyValue, events, posted, fe, may); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -332,8 +343,12 @@ func (a *App) replyCase(w http.ResponseWriter, r *http.Request) {
 		a.failStatus(w, r, http.StatusBadRequest, "这件案件不能在这里答复。")
 		return
 	}
-	fe := formErrors(r)
 	value := r.PostForm.Get("reply")
+	if c.Type == exchange.CertReissue && value == "issued" {
+		a.answerReissue(w, r, c)
+		return
+	}
+	fe := formErrors(r)
 	rs := t.Reply(value)
 	if rs == nil {
 		a.failStatus(w, r, http.StatusBadRequest, "答复选项无效。")
@@ -394,7 +409,9 @@ func (a *App) replyCase(w http.ResponseWriter, r *http.Request) {
 	a.renderStatus(w, r, http.StatusUnprocessableEntity, "case", p)
 }
 
-// caseAction withdraws (outgoing) or transfers (incoming) a case, with a reason.
+// caseAction withdraws (outgoing) or transfers (incoming) a case, with a reason; for a
+// cert.reissue it also records the certificate's arrival and hand-over (outgoing) or shows the
+// certificate form filled in from the case (incoming) — reissue.go.
 func (a *App) caseAction(w http.ResponseWriter, r *http.Request) {
 	c := a.findCase(w, r)
 	if c == nil {
@@ -402,6 +419,14 @@ func (a *App) caseAction(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.cfg.Node == nil {
 		a.failStatus(w, r, http.StatusServiceUnavailable, "本节点未连接交换引擎。")
+		return
+	}
+	switch action := r.PathValue("action"); action {
+	case "cert_arrived", "handed_over":
+		a.reissueStepAction(w, r, c, action)
+		return
+	case "issue_cert":
+		a.issueCertForm(w, r, c)
 		return
 	}
 	fe := formErrors(r)

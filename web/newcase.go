@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"yipanqi"
+	"yipanqi/exchange"
 )
 
 // typeChoice is one line of the 发起 page.
@@ -230,7 +231,15 @@ func (a *App) newCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &yipanqi.Case{Type: t.Name, OrgUnit: u.OrgUnit, PeerNode: peer[:2], PeerUnit: peer}
-	if err := a.cfg.Node.Send(r.Context(), c, fields); err != nil {
+	var err error
+	if t.Name == exchange.CertReissue {
+		// The 《限期补办通知书》 is given with the request (its number, date and the person's
+		// deadline on the timeline; the case page offers its print).
+		_, err = a.cfg.Node.StartReissue(r.Context(), c, fields)
+	} else {
+		err = a.cfg.Node.Send(r.Context(), c, fields)
+	}
+	if err != nil {
 		if code := yipanqi.ErrorCode(err); code != yipanqi.EINVALID && code != yipanqi.ECONFLICT {
 			a.fail(w, r, err)
 			return
