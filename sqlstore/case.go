@@ -113,6 +113,12 @@ func (db *DB) FindCase(ctx context.Context, scope yipanqi.Scope, id string) (*yi
 // ListCases returns a page of the cases in scope that match f, newest first, and how many
 // match in all. EFORBIDDEN for the zero Scope.
 func (db *DB) ListCases(ctx context.Context, scope yipanqi.Scope, f yipanqi.CaseFilter) ([]*yipanqi.Case, int, error) {
+	return db.listCases(ctx, scope, f, nil, "created_at DESC, id DESC")
+}
+
+// listCases returns a page of the cases in scope that match f and, when states are given,
+// are in one of them, in the given order, and how many match in all.
+func (db *DB) listCases(ctx context.Context, scope yipanqi.Scope, f yipanqi.CaseFilter, states []yipanqi.CaseState, order string) ([]*yipanqi.Case, int, error) {
 	if err := checkScope(scope); err != nil {
 		return nil, 0, err
 	}
@@ -135,6 +141,14 @@ func (db *DB) ListCases(ctx context.Context, scope yipanqi.Scope, f yipanqi.Case
 		where = append(where, "overdue = ?")
 		args = append(args, *f.Overdue)
 	}
+	if len(states) > 0 {
+		marks := make([]string, len(states))
+		for i, s := range states {
+			marks[i] = "?"
+			args = append(args, string(s))
+		}
+		where = append(where, "state IN ("+strings.Join(marks, ", ")+")")
+	}
 	cond := strings.Join(where, " AND ")
 	var total int
 	if err := db.q().row(ctx, "SELECT COUNT(*) FROM cases WHERE "+cond, args...).Scan(&total); err != nil {
@@ -143,7 +157,7 @@ func (db *DB) ListCases(ctx context.Context, scope yipanqi.Scope, f yipanqi.Case
 	if f.Offset < 0 {
 		f.Offset = 0
 	}
-	rows, err := db.q().query(ctx, pageOfCases(cond, "created_at DESC, id DESC"), append(args, pageLimit(f.Limit), f.Offset)...)
+	rows, err := db.q().query(ctx, pageOfCases(cond, order), append(args, pageLimit(f.Limit), f.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list cases: %w", err)
 	}
