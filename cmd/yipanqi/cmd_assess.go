@@ -10,8 +10,6 @@ import (
 
 	"yipanqi"
 	"yipanqi/assess"
-	"yipanqi/calendar"
-	"yipanqi/sla"
 )
 
 func init() {
@@ -81,24 +79,12 @@ func runAssess(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cal, err := calendar.Load(*holidays)
+	// Bring the clock and the counts up to date, in case no node is running the clock.
+	db, _, err := openSwept(ctx, env, *dsn, *holidays)
 	if err != nil {
-		return usageError("--holidays：%s", yipanqi.ErrorMessage(err))
-	}
-	db, err := openStore(ctx, *dsn)
-	if err != nil {
-		return exitCode(2, err)
+		return err
 	}
 	defer db.Close()
-	db.Now = env.Now
-	clock, err := sla.New(sla.Config{Calendar: cal, Now: env.Now})
-	if err != nil {
-		return err
-	}
-	// Bring the clock and the counts up to date, in case no node is running the clock.
-	if _, err := db.SweepSLA(ctx, clock, env.Now()); err != nil {
-		return err
-	}
 	rep, err := db.Assessment(ctx, scope, period, rules, env.Now())
 	if err != nil {
 		return err

@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"yipanqi"
-	"yipanqi/calendar"
 	"yipanqi/sla"
 )
 
@@ -54,24 +53,11 @@ func runSLA(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	cal, err := calendar.Load(*holidays)
+	db, r, err := openSwept(ctx, env, *dsn, *holidays)
 	if err != nil {
-		return usageError("--holidays：%s", yipanqi.ErrorMessage(err))
-	}
-	db, err := openStore(ctx, *dsn)
-	if err != nil {
-		return exitCode(2, err)
+		return err
 	}
 	defer db.Close()
-	db.Now = env.Now
-	clock, err := sla.New(sla.Config{Calendar: cal, Now: env.Now})
-	if err != nil {
-		return err
-	}
-	r, err := db.SweepSLA(ctx, clock, env.Now())
-	if err != nil {
-		return err
-	}
 	if sub == "sweep" {
 		fmt.Fprintf(env.Stdout, "期限时钟：处理 %d 件，提醒 %d 次，新超期 %d 件，督办升级 %d 次\n", r.Cases, r.Reminders, r.Overdue, r.Escalations)
 		return nil

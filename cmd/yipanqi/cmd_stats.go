@@ -9,9 +9,7 @@ import (
 	"strings"
 
 	"yipanqi"
-	"yipanqi/calendar"
 	"yipanqi/division"
-	"yipanqi/sla"
 	"yipanqi/stats"
 )
 
@@ -73,25 +71,13 @@ func runStats(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cal, err := calendar.Load(*holidays)
-	if err != nil {
-		return usageError("--holidays：%s", yipanqi.ErrorMessage(err))
-	}
 
-	db, err := openStore(ctx, *dsn)
+	// Bring the clock and the kept counts up to date, in case no node is running the clock.
+	db, _, err := openSwept(ctx, env, *dsn, *holidays)
 	if err != nil {
-		return exitCode(2, err)
+		return err
 	}
 	defer db.Close()
-	db.Now = env.Now
-	clock, err := sla.New(sla.Config{Calendar: cal, Now: env.Now})
-	if err != nil {
-		return err
-	}
-	// Bring the clock and the kept counts up to date, in case no node is running the clock.
-	if _, err := db.SweepSLA(ctx, clock, env.Now()); err != nil {
-		return err
-	}
 	report, err := db.MonthlyReport(ctx, regActor(), scope, month, fullName, divisionName(tree))
 	if err != nil {
 		return err

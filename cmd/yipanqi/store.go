@@ -4,6 +4,9 @@ import (
 	"context"
 	"flag"
 
+	"yipanqi"
+	"yipanqi/calendar"
+	"yipanqi/sla"
 	"yipanqi/sqlstore"
 )
 
@@ -27,4 +30,28 @@ func dbFlag(fs *flag.FlagSet, env *Env) *string {
 // migrations. The caller closes it.
 func openStore(ctx context.Context, dsn string) (*sqlstore.DB, error) {
 	return sqlstore.Open(ctx, dsn)
+}
+
+// openSwept opens the store and runs one sweep of the deadline clock on it, with the holiday
+// override file holidays ("" for the built-in calendar), so that figures read from the kept
+// counts are current even where no node runs the clock. The caller closes the store.
+func openSwept(ctx context.Context, env *Env, dsn, holidays string) (*sqlstore.DB, sla.SweepResult, error) {
+	cal, err := calendar.Load(holidays)
+	if err != nil {
+		return nil, sla.SweepResult{}, usageError("--holidays：%s", yipanqi.ErrorMessage(err))
+	}
+	db, err := openStore(ctx, dsn)
+	if err != nil {
+		return nil, sla.SweepResult{}, exitCode(2, err)
+	}
+	db.Now = env.Now
+	clock, err := sla.New(sla.Config{Calendar: cal, Now: env.Now})
+	if err == nil {
+		var r sla.SweepResult
+		if r, err = db.SweepSLA(ctx, clock, env.Now()); err == nil {
+			return db, r, nil
+		}
+	}
+	db.Close()
+	return nil, sla.SweepResult{}, err
 }
