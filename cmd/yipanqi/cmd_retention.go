@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"yipanqi/calendar"
@@ -84,4 +85,33 @@ func runRetention(ctx context.Context, env *Env, args []string) error {
 func retentionSummary(r sqlstore.RetentionResult) string {
 	return fmt.Sprintf("已匿名化案件 %d 件（消息正文 %d 条，发件箱记录 %d 条，办理记录备注 %d 条），删除单独同意 %d 条、死信 %d 条",
 		r.Cases, r.Messages, r.Outbox, r.Notes, r.Consents, r.DeadLetters)
+}
+
+// retentionEvery is how often serve applies retention.
+const retentionEvery = 24 * time.Hour
+
+// runRetentionDaily applies retention with the period of days at once and then every
+// `every` until ctx ends; days 0 turns it off. What a run changed is logged as numbers
+// only; a failed run is logged and the next one picks up where the store says.
+func runRetentionDaily(ctx context.Context, db *sqlstore.DB, days int, every time.Duration, now func() time.Time, logger *slog.Logger) {
+	if days <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		r, err := db.ApplyRetention(ctx, retentionCutoff(now(), days), 500)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Error("retention", "err", err)
+		case err == nil && r.Batches > 0:
+			logger.Info("retention", "days", days, "cases", r.Cases, "messages", r.Messages, "outbox", r.Outbox,
+				"notes", r.Notes, "consents", r.Consents, "dead_letters", r.DeadLetters)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

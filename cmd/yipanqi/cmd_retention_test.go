@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +101,63 @@ func TestRetentionCLIBadFlags(t *testing.T) {
 		code, out, errOut := cliRun(t, time.Time{}, nil, append([]string{"retention", "--db", dsn}, tt.args...)...)
 		if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 naming %q", tt.args, code, out, errOut, tt.want)
+		}
+	}
+}
+
+// The daily loop: off with 0 days; with 1095 it anonymises at once, logs the numbers and no
+// personal data, and stops when its context ends.
+func TestRetentionDaily(t *testing.T) {
+	dsn := storetest.SQLiteDSN(t)
+	closed, _ := retentionFixture(t, dsn)
+	db, err := sqlstore.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := func() time.Time { return time.Date(2026, 6, 1, 9, 0, 0, 0, calendar.Shanghai()) }
+	scope, _ := yipanqi.NewScope("440106")
+	anonymised := func() bool {
+		c, err := db.FindCase(context.Background(), scope, closed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.PersonIDNumber == ""
+	}
+	var log bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	runRetentionDaily(context.Background(), db, 0, time.Hour, now, logger) // returns at once
+	if anonymised() || log.Len() != 0 {
+		t.Fatalf("days 0 changed something: %q", log.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { runRetentionDaily(ctx, db, 1095, time.Hour, now, logger); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !anonymised() {
+		if time.Now().After(deadline) {
+			t.Fatal("the daily run did not anonymise the closed case")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if out := log.String(); !strings.Contains(out, "cases=1") || strings.Contains(out, "440106199001011234") || strings.Contains(out, "张三") {
+		t.Errorf("log: %q", out)
+	}
+}
+
+// serve refuses a negative or non-numeric [retention] days, naming the key (a wrong type is
+// the TOML loader's message, which names the key in its own words).
+func TestServeRetentionConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := serveConf(serveKeys(t, dir))
+	for _, days := range []string{"-1", "\"三年\""} {
+		conf := writeConf(t, t.TempDir(), strings.Replace(good, "[keys]", "[retention]\ndays = "+days+"\n\n[keys]", 1))
+		var out, errOut syncBuffer
+		code := Main(context.Background(), realEnv(&out, &errOut), []string{"serve", "--config", conf})
+		if msg := errOut.String(); code == 0 || !strings.Contains(msg, "retention.days") || strings.Count(msg, "\n") != 1 {
+			t.Errorf("days = %s: exit %d, stderr %q; want one line naming retention.days", days, code, msg)
 		}
 	}
 }

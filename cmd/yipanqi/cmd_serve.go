@@ -80,6 +80,11 @@ type serveConfig struct {
 	SLA struct {
 		Interval string `toml:"interval"`
 	} `toml:"sla"`
+	// Retention: the days a case is kept after it ended before it is anonymised, once a day
+	// (docs/retention.md); default 1095, 0 turns it off.
+	Retention struct {
+		Days *int `toml:"days"`
+	} `toml:"retention"`
 	// Assess: the scoring rules of the assessment (docs/assessment.md); default the sample's.
 	Assess struct {
 		Rules string `toml:"rules"`
@@ -395,6 +400,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			return exitCode(2, confErrorf(file, "sla.interval", "“%s”不是至少 1s 的时长，如 30s", c.SLA.Interval))
 		}
 	}
+	retentionDays := defaultRetentionDays
+	if c.Retention.Days != nil {
+		if retentionDays = *c.Retention.Days; retentionDays < 0 {
+			return exitCode(2, confErrorf(file, "retention.days", "保存期限“%d”无效：应为天数，如 1095；0 表示不清理", retentionDays))
+		}
+	}
 	clock, err := sla.New(sla.Config{Calendar: cal, Interval: slaEvery, Now: env.Now})
 	if err != nil {
 		return err
@@ -471,6 +482,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	var beside sync.WaitGroup
 	beside.Go(func() { _ = sla.Run(runCtx, db, clock, func(err error) { logger.Error("sla", "err", err) }) })
 	beside.Go(func() { _ = node.RunDirectoryApplier(runCtx, 10*time.Second) })
+	beside.Go(func() { runRetentionDaily(runCtx, db, retentionDays, retentionEvery, env.Now, logger) })
 	beside.Go(func() {
 		runFlowNotices(runCtx, node, flowNoticeEvery, func(err error) { logger.Error("flow notices", "err", err) })
 	})
