@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"yipanqi"
@@ -223,89 +224,119 @@ func (n *Node) PublishDirectory(ctx context.Context) error {
 	return nil
 }
 
-// directoryScan is how many of the newest received directory.update cases
-// ApplyDirectoryUpdates reads: a province's newest version is among its newest cases.
-const directoryScan = 1000
+// directoryScan is how many received directory.update cases ApplyDirectoryUpdates reads at a
+// time.
+const directoryScan = 200
 
-// ApplyDirectoryUpdates stores, for each province that sent one, the newest version among the
-// received directory.update cases when it is newer than the version held, and returns how many
-// provinces' directories it replaced. A version not newer is skipped (it was applied before, or
-// a newer one came first); one whose entries are not a valid directory of the sending province
-// is logged and skipped, and changes nothing.
+// dirCandidate is a version of a province's directory as its parts arrive.
+type dirCandidate struct {
+	v      yipanqi.DirectoryVersion
+	parts  [][]yipanqi.DirectoryEntry // by part number - 1; nil until that part is here
+	caseID string
+}
+
+// dirState is what the applier has read: the last case it read (it reads each once, in
+// arrival order) and the versions still missing parts. It lives as long as the Node; a new
+// process reads every received update once more, which the version rule makes harmless.
+type dirState struct {
+	mu      sync.Mutex
+	afterAt time.Time
+	afterID string
+	pending map[string]map[int64]*dirCandidate // source → version → parts so far
+}
+
+// ApplyDirectoryUpdates stores, for each province that sent one, the newest complete version
+// among the directory.update cases received since its last call, when it is newer than the
+// version held, and returns how many provinces' directories it replaced. It reads each case
+// once (DirectoryUpdatesAfter); a version still missing parts waits in memory for them. A
+// version not newer than the one held is skipped (applied before, or a newer one came first);
+// one whose entries are not a valid directory of the sending province is logged and skipped,
+// and changes nothing.
 func (n *Node) ApplyDirectoryUpdates(ctx context.Context) (int, error) {
-	cases, _, err := n.db.ListCases(ctx, n.scope, yipanqi.CaseFilter{Type: DirectoryUpdate,
-		Direction: yipanqi.Incoming, Limit: directoryScan})
-	if err != nil {
-		return 0, fmt.Errorf("apply directory updates: %w", err)
+	n.dir.mu.Lock()
+	defer n.dir.mu.Unlock()
+	if n.dir.pending == nil {
+		n.dir.pending = map[string]map[int64]*dirCandidate{}
 	}
-	type candidate struct {
-		v       yipanqi.DirectoryVersion
-		parts   [][]yipanqi.DirectoryEntry // by part number - 1; nil until that part is here
-		caseID  string
-		entries []yipanqi.DirectoryEntry // all parts, in order, once complete
-	}
-	versions := map[string]map[int64]*candidate{} // source → version → what has arrived
-	for _, c := range cases {
-		src := c.PeerNode
-		if src == n.code {
-			continue
-		}
-		v, entries, part, parts, err := parseDirectoryPart(src, c.Data)
+	for {
+		cases, err := n.db.DirectoryUpdatesAfter(ctx, n.scope, n.dir.afterAt, n.dir.afterID, directoryScan)
 		if err != nil {
-			// The message may quote an official's phone: the log names the field only.
-			n.log.Warn("directory update refused", "case", c.ID, "from", src, "field", yipanqi.ErrorField(err))
-			continue
+			return 0, fmt.Errorf("apply directory updates: %w", err)
 		}
-		if versions[src] == nil {
-			versions[src] = map[int64]*candidate{}
+		for _, c := range cases {
+			n.dir.afterAt, n.dir.afterID = c.CreatedAt, c.ID
+			src := c.PeerNode
+			if src == n.code {
+				continue
+			}
+			v, entries, part, parts, err := parseDirectoryPart(src, c.Data)
+			if err != nil {
+				// The message may quote an official's phone: the log names the field only.
+				n.log.Warn("directory update refused", "case", c.ID, "from", src, "field", yipanqi.ErrorField(err))
+				continue
+			}
+			if n.dir.pending[src] == nil {
+				n.dir.pending[src] = map[int64]*dirCandidate{}
+			}
+			cand := n.dir.pending[src][v.Version]
+			if cand == nil || len(cand.parts) != parts {
+				cand = &dirCandidate{v: v, parts: make([][]yipanqi.DirectoryEntry, parts), caseID: c.ID}
+				n.dir.pending[src][v.Version] = cand
+			}
+			if entries == nil {
+				entries = []yipanqi.DirectoryEntry{}
+			}
+			cand.parts[part-1] = entries
 		}
-		cand := versions[src][v.Version]
-		if cand == nil || len(cand.parts) != parts {
-			cand = &candidate{v: v, parts: make([][]yipanqi.DirectoryEntry, parts), caseID: c.ID}
-			versions[src][v.Version] = cand
+		if len(cases) < directoryScan {
+			break
 		}
-		if entries == nil {
-			entries = []yipanqi.DirectoryEntry{}
-		}
-		cand.parts[part-1] = entries
 	}
-	// The newest complete version of each province.
-	best := map[string]candidate{}
-	for src, byVersion := range versions {
+	applied := 0
+	for src := range n.dir.pending {
+		// The newest complete version of the province; older complete ones are dropped.
+		var best *dirCandidate
+		var all []yipanqi.DirectoryEntry
 	next:
-		for _, cand := range byVersion {
-			var all []yipanqi.DirectoryEntry
+		for _, cand := range n.dir.pending[src] {
+			var entries []yipanqi.DirectoryEntry
 			for _, p := range cand.parts {
 				if p == nil {
 					continue next // a part still on its way
 				}
-				all = append(all, p...)
+				entries = append(entries, p...)
 			}
-			if b, ok := best[src]; !ok || cand.v.Version > b.v.Version {
-				cand.entries = all
-				cand.v.Entries = len(all)
-				best[src] = *cand
+			if best == nil || cand.v.Version > best.v.Version {
+				best, all = cand, entries
 			}
 		}
-	}
-	applied := 0
-	for src, b := range best {
-		held, err := n.db.DirectoryVersion(ctx, src)
-		if err == nil && held.Version >= b.v.Version {
+		if best == nil {
 			continue
-		} else if err != nil && yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
-			return applied, fmt.Errorf("apply directory updates: %w", err)
 		}
-		err = n.db.ReplaceProvinceDirectory(ctx, b.v, b.entries)
-		switch yipanqi.ErrorCode(err) {
-		case "":
-			applied++
-		case yipanqi.ECONFLICT:
-			// A replica applied it, or a newer one, meanwhile.
-		case yipanqi.EINVALID:
-			n.log.Warn("directory update refused", "case", b.caseID, "from", src, "field", yipanqi.ErrorField(err))
-		default:
-			return applied, fmt.Errorf("apply directory updates: %w", err)
+		held, err := n.db.DirectoryVersion(ctx, src)
+		if err != nil && yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+			return applied, fmt.Errorf("apply directory updates: %w", err) // kept pending: tried again next round
+		}
+		if err != nil || held.Version < best.v.Version {
+			v := best.v
+			v.Entries = len(all)
+			err = n.db.ReplaceProvinceDirectory(ctx, v, all)
+			switch yipanqi.ErrorCode(err) {
+			case "":
+				applied++
+			case yipanqi.ECONFLICT:
+				// A replica applied it, or a newer one, meanwhile.
+			case yipanqi.EINVALID:
+				n.log.Warn("directory update refused", "case", best.caseID, "from", src, "field", yipanqi.ErrorField(err))
+			default:
+				return applied, fmt.Errorf("apply directory updates: %w", err) // kept pending
+			}
+		}
+		// Done with this version and any older one of the province.
+		for version := range n.dir.pending[src] {
+			if version <= best.v.Version {
+				delete(n.dir.pending[src], version)
+			}
 		}
 	}
 	return applied, nil

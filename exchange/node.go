@@ -151,6 +151,8 @@ type Node struct {
 	sendBusy  bool
 
 	published, duplicates, failed atomic.Int64
+
+	dir dirState // what ApplyDirectoryUpdates has read so far (directory.go)
 }
 
 // NewNode checks cfg and returns the node. EINVALID when a required part is missing or the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"yipanqi"
 )
@@ -289,4 +290,34 @@ func scanEntries(rows *sql.Rows) ([]yipanqi.DirectoryEntry, error) {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
 	return out, nil
+}
+
+// DirectoryUpdatesAfter returns up to limit received directory.update cases (in scope) that
+// arrived after the one created at afterAt with id afterID (the zero time: from the first),
+// in arrival order. It reads the partial index cases_directory_updates: the cost is the
+// updates returned, not the node's cases.
+func (db *DB) DirectoryUpdatesAfter(ctx context.Context, scope yipanqi.Scope, afterAt time.Time, afterID string, limit int) ([]*yipanqi.Case, error) {
+	if err := checkScope(scope); err != nil {
+		return nil, err
+	}
+	lo, hi := scope.Range()
+	if afterAt.IsZero() {
+		afterAt = time.Unix(0, 0) // before every case: a zero time is no time at all (NULL) to the store
+	}
+	rows, err := db.q().query(ctx, "SELECT "+caseColumns+" FROM cases WHERE type = 'directory.update' AND direction = 'in'"+
+		" AND (created_at > ? OR (created_at = ? AND id > ?)) AND "+caseInScope+" ORDER BY created_at, id LIMIT ?",
+		db.dialect.timeArg(afterAt), db.dialect.timeArg(afterAt), afterID, lo, hi, pageLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("directory updates: %w", err)
+	}
+	defer rows.Close()
+	var out []*yipanqi.Case
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return nil, fmt.Errorf("directory updates: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
