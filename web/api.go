@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"yipanqi"
+	"yipanqi/exchange"
 	"yipanqi/sqlstore"
 	"yipanqi/web/print"
 )
@@ -325,7 +326,13 @@ func (a *App) apiStartCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &yipanqi.Case{Type: t.Name, OrgUnit: u.OrgUnit, PeerNode: in.PeerUnit[:2], PeerUnit: in.PeerUnit}
-	if err := a.cfg.Node.Send(r.Context(), c, in.Fields); err != nil {
+	if t.Name == exchange.CertReissue {
+		// As on the page: the 《限期补办通知书》 is given with the request (on the timeline).
+		_, err = a.cfg.Node.StartReissue(r.Context(), c, in.Fields)
+	} else {
+		err = a.cfg.Node.Send(r.Context(), c, in.Fields)
+	}
+	if err != nil {
 		a.apiFieldsFail(w, r, err)
 		return
 	}

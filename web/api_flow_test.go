@@ -61,3 +61,35 @@ func TestAPICaseFlow(t *testing.T) {
 		}
 	})
 }
+
+// TestAPIReissueGivesNotice: a cert.reissue started through the API gives the person the
+// 《限期补办通知书》 as the page does — the notice is on the case's timeline.
+func TestAPIReissueGivesNotice(t *testing.T) {
+	eachDB(t, func(t *testing.T, dsn string) {
+		dsns := map[string]string{"44": dsn}
+		if strings.HasPrefix(dsn, "sqlite:") {
+			dsns["43"] = storetest.SQLiteDSN(t)
+		} else {
+			dsns["43"] = storetest.PostgresDSN(t)
+		}
+		rg := startRegion(t, dsns)
+		res := rg.apps["44"]
+		tok, _ := apiToken(t, res, "worker-a")
+		code, body := res.call(t, tok, "POST", "/api/v1/cases",
+			`{"type":"cert.reissue","peer_unit":"`+hometown+`","fields":{"id_number":"`+rg.person.IDNumber+`","name":"`+rg.person.Name+`","post_to":"`+townshipA+`"}}`)
+		if code != http.StatusCreated {
+			t.Fatalf("start: %d %v", code, body)
+		}
+		code, body = res.call(t, tok, "GET", "/api/v1/cases/"+body["id"].(string), "")
+		timeline, _ := body["timeline"].([]any)
+		found := false
+		for _, ev := range timeline {
+			if m, _ := ev.(map[string]any); m["kind"] == yipanqi.CaseEventNoticeGiven {
+				found = true
+			}
+		}
+		if code != http.StatusOK || !found {
+			t.Fatalf("the case started through the API: %d, timeline %v; want a %s event", code, timeline, yipanqi.CaseEventNoticeGiven)
+		}
+	})
+}
