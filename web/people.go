@@ -38,6 +38,7 @@ func (a *App) peopleRoutes() []route {
 		{pattern: "POST /certs/{number}/handover", allow: canSend, handle: a.certHandover},
 
 		{pattern: "GET /print/notice/{id}", allow: canSend, handle: a.printNotice},
+		{pattern: "GET /print/reissue/{id}", allow: canSend, handle: a.printReissueNotice},
 		{pattern: "GET /print/copy/{id}", allow: canSend, handle: a.printCopy},
 		{pattern: "GET /print/cert/{number}", allow: canSend, handle: a.printCert},
 		{pattern: "GET /print/slip/{number}", allow: canSend, handle: a.printSlip},

@@ -1,15 +1,15 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
-	"time"
 
 	"yipanqi"
 	"yipanqi/exchange"
+	"yipanqi/web/print"
 )
 
 // 婚育证明补办 (cert.reissue) on the case page (docs/workflows.md, "cert.reissue, step by step";
@@ -139,36 +139,81 @@ func (a *App) reissueView(r *http.Request, c *yipanqi.Case, reply string, events
 	return v, nil
 }
 
-// noticeLink sets the print link of the 《限期补办通知书》 of the outgoing case c: the print
-// route of the person's notice, with the days from today to the deadline the engine gave
-// (the timeline's), so that the printed deadline is the engine's. Only for a person this
-// node's registry holds in the user's scope (the lookup is audited by the store).
+// noticeLink sets the print link of the 《限期补办通知书》 of the outgoing case c: the case's
+// own notice (printReissueNotice), with the number, date and deadline the engine gave it.
+// Only while its deadline has not passed, and for a person this node's registry holds in the
+// user's scope.
 func (a *App) noticeLink(r *http.Request, c *yipanqi.Case, v *reissueView, today yipanqi.Date) error {
-	m := noticeDeadline.FindStringSubmatch(v.Notice)
-	if m == nil {
+	deadline, ok := reissueDeadline(v.Notice)
+	switch {
+	case !ok:
 		v.NoticeNote = "办理过程中没有通知书的期限，不能在此打印。"
 		return nil
-	}
-	deadline, err := yipanqi.ParseDate(m[1])
-	if err != nil {
-		v.NoticeNote = "办理过程中没有通知书的期限，不能在此打印。"
-		return nil
-	}
-	days := int(deadline.In(time.UTC).Sub(today.In(time.UTC)).Hours() / 24)
-	if days < 1 || days > MaxNoticeDays {
+	case !today.Before(deadline):
 		v.NoticeNote = "通知书所载期限 " + deadline.String() + " 已到，不能再按原期限打印。"
 		return nil
 	}
-	p, err := a.cfg.Store.FindPerson(r.Context(), scopeOf(r), c.PersonIDNumber)
-	switch yipanqi.ErrorCode(err) {
-	case "":
-		v.NoticeURL = a.url("/print/notice/" + strconv.FormatInt(p.ID, 10) + "?days=" + strconv.Itoa(days))
-	case yipanqi.ENOTFOUND:
-		v.NoticeNote = "本辖区登记的流动人口中没有本案当事人，不能在此打印通知书。"
-	default:
-		return err
-	}
+	v.NoticeURL = a.url("/print/reissue/" + c.ID)
 	return nil
+}
+
+// reissueDeadline reads the person's deadline from the note of the notice_given event.
+func reissueDeadline(note string) (yipanqi.Date, bool) {
+	m := noticeDeadline.FindStringSubmatch(note)
+	if m == nil {
+		return yipanqi.Date{}, false
+	}
+	d, err := yipanqi.ParseDate(m[1])
+	return d, err == nil
+}
+
+// printReissueNotice prints the 《限期补办通知书》 a cert.reissue case gave the person: its
+// number and date from the request, its deadline from the engine (the timeline), the person
+// from this node's registry (audited by the store). 404 for a case out of scope or of
+// another type; 400 when the case has no notice on its timeline.
+func (a *App) printReissueNotice(w http.ResponseWriter, r *http.Request) {
+	c := a.findCase(w, r)
+	if c == nil {
+		return
+	}
+	if c.Type != exchange.CertReissue || c.Direction != yipanqi.Outgoing {
+		a.failStatus(w, r, http.StatusNotFound, "没有这份限期补办通知书。")
+		return
+	}
+	events, err := a.cfg.Store.CaseTimeline(r.Context(), scopeOf(r), c.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var deadline yipanqi.Date
+	found := false
+	for _, e := range events {
+		if e.Kind == yipanqi.CaseEventNoticeGiven {
+			deadline, found = reissueDeadline(e.Note)
+		}
+	}
+	var req struct {
+		NoticeNumber string `json:"notice_number"`
+		NoticeDate   string `json:"notice_date"`
+	}
+	_ = json.Unmarshal(c.Data, &req)
+	issued, err := yipanqi.ParseDate(req.NoticeDate)
+	if !found || err != nil {
+		a.failStatus(w, r, http.StatusBadRequest, "本案的办理过程中没有限期补办通知书。")
+		return
+	}
+	p, err := a.cfg.Store.FindPerson(r.Context(), scopeOf(r), c.PersonIDNumber)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	u := currentUser(r)
+	n := print.Notice{Number: req.NoticeNumber, Name: p.Name, IDNumber: p.IDNumber, ResidenceUnit: a.unitName(r.Context(), p.ResidenceCode),
+		ResidenceAddress: p.ResidenceAddress, IssuedOn: issued, Deadline: deadline, IssuingUnit: a.unitName(r.Context(), c.OrgUnit)}
+	if u != nil && c.OrgUnit == "" {
+		n.IssuingUnit = a.unitName(r.Context(), u.OrgUnit)
+	}
+	a.writePrinted(w, r, "notice", c.ID, func(b *bytes.Buffer) error { return print.WriteNotice(b, n) })
 }
 
 // answerReissue answers the incoming cert.reissue c with the certificate number posted

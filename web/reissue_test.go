@@ -15,7 +15,7 @@ import (
 )
 
 var (
-	noticeLink = regexp.MustCompile(`href="/44/print/notice/(\d+)\?days=(\d+)"`)
+	noticeLink = regexp.MustCompile(`href="/44/print/reissue/([0-9a-f-]{36})"`)
 	certNumber = regexp.MustCompile(hometown + `-\d{4}-\d{6}`)
 )
 
@@ -82,17 +82,25 @@ func TestReissueThroughPages(t *testing.T) {
 		}
 		deadline := noticeDate.AddDays(exchange.DefaultReissueNoticeDays) // the engine's, as the node is configured
 		wantContains(t, body, req.Number, "本人期限至 "+deadline.String())
-		// The print: the person's notice with the engine's deadline.
+		// The print: the case's own notice — its number, its date, the engine's deadline.
 		nl := noticeLink.FindStringSubmatch(body)
-		if nl == nil {
-			t.Fatalf("no print link of the notice:\n%s", body)
+		if nl == nil || nl[1] != caseID {
+			t.Fatalf("no print link of the case's notice:\n%s", body)
 		}
-		personPath := "/people/" + nl[1]
-		code, body = a.get("/print/notice/" + nl[1] + "?days=" + nl[2])
+		code, body = a.get("/print/reissue/" + caseID)
 		if code != 200 {
 			t.Fatalf("print notice: %d\n%s", code, body)
 		}
-		wantContains(t, body, "限期补办通知书", printedDate(deadline))
+		wantContains(t, body, "限期补办通知书", req.Number, printedDate(noticeDate), printedDate(deadline))
+		if code, _ := a.get("/print/reissue/01a22000-0000-7000-8000-000000000000"); code != http.StatusNotFound {
+			t.Fatalf("print of an unknown case's notice: %d, want 404", code)
+		}
+		_, found := a.post("/people", url.Values{"csrf": {a.csrf()}, "id_number": {id}})
+		pm := regexp.MustCompile(`href="/44(/people/\d+)"`).FindStringSubmatch(found)
+		if pm == nil {
+			t.Fatalf("the person is not found in the residence's registry:\n%s", found)
+		}
+		personPath := pm[1]
 
 		// The hometown receives it.
 		waitFor(t, "the hometown to receive the case", func() bool { return caseState(t, home.db, "43", caseID) == yipanqi.CaseDelivered })
