@@ -541,9 +541,11 @@ func (n *Node) onRejected(d Delivery, e *Envelope) (*step, error) {
 			return err
 		}
 		object := rd.MessageID
-		if ref != nil && err == nil && ref.Dest == d.Src {
+		// A batch receipt concerns no one case (case_id ''): an old node that does not know
+		// the type rejects it, and the notice is recorded against its message id.
+		if ref != nil && err == nil && ref.Dest == d.Src && ref.CaseID != "" {
 			caseID, object = ref.CaseID, ref.CaseID
-			if ref.ReplyTo == "" && ref.Type != TypeReceipt && ref.Type != TypeRejected {
+			if ref.ReplyTo == "" && !isAnswer(ref.Type) {
 				if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseRejected, yipanqi.CaseSent, yipanqi.CaseDelivered); err != nil {
 					return err
 				}

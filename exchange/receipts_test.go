@@ -242,3 +242,49 @@ func TestExchangeBatchReceiptItems(t *testing.T) {
 		}
 	})
 }
+
+// TestExchangeBatchReceiptRejected: a node that does not know batch receipts (before them)
+// dead-letters one and sends a rejection notice naming it; the receiver of the notice records
+// it against the batch receipt's message id and changes no case.
+func TestExchangeBatchReceiptRejected(t *testing.T) {
+	eachDB(t, func(t *testing.T, newDSN func() string) {
+		w := newWorld(t)
+		a := w.start(t, "44", newDSN(), run{})
+		b := w.start(t, "43", newDSN(), run{})
+		ctx := context.Background()
+		cases, out := batchAtB(t, w, a, b, 3)
+		if len(out) != 1 || out[0].Type != exchange.TypeReceipts {
+			t.Fatalf("43's outbox = %v", out)
+		}
+		rc, err := exchange.Decode(out[0].Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(map[string]any{"message_id": rc.ID, "code": "EINVALID", "field": "type", "reason": "未知的案件类型“receipts”"})
+		notice := &exchange.Envelope{ID: uuid.Must(uuid.NewV7()).String(), Source: exchange.NodeSource("44"),
+			Type: exchange.EventType(exchange.TypeRejected, 1), Subject: rc.Subject, Time: w.clock.Now().UTC(), Dest: "43", Unit: "43",
+			ReplyTo: exchange.Hash(rc), Data: raw}
+		if err := exchange.Sign(notice, w.keys["44"]); err != nil {
+			t.Fatal(err)
+		}
+		body, err := notice.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.node.Handle(ctx, delivery(exchange.TypeRejected, notice.ID, body)); err != nil {
+			t.Fatal(err)
+		}
+		if k := b.auditCount(t, rc.ID, "case.rejected"); k != 1 {
+			t.Fatalf("notice audited %d times against the batch receipt", k)
+		}
+		if dl, _ := b.db.DeadLetters(ctx, 10); len(dl) != 0 {
+			t.Fatalf("dead letters at 43: %+v", dl)
+		}
+		for _, c := range cases {
+			got, err := b.db.FindCase(ctx, b.scope(t), c.Case.ID)
+			if err != nil || got.State != yipanqi.CaseDelivered {
+				t.Fatalf("case %s at 43: %+v (%v)", c.Case.ID, got, err)
+			}
+		}
+	})
+}
