@@ -403,7 +403,7 @@ func (tx *Tx) LogMessage(ctx context.Context, m *yipanqi.Message, hash, replyTo 
 }
 
 // LinkMessage records that the logged message with the id and direction concerns the cases
-// as well: a message shared by several cases (a batch receipt) is logged once with case_id ”
+// as well: a message shared by several cases (a batch receipt) is logged once with an empty case_id
 // and linked to each, and CaseMessages lists it for every one of them. A case named twice is
 // linked once. In a batch transaction the links are written when fn returns, after the
 // messages.

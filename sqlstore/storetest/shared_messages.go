@@ -11,7 +11,7 @@ import (
 
 func init() { register("SharedMessages", testSharedMessages) }
 
-// testSharedMessages: a message logged once for several cases (a batch receipt, case_id ”
+// testSharedMessages: a message logged once for several cases (a batch receipt, empty case_id
 // and LinkMessage) is in every one's CaseMessages; retention clears its body, and deletes its
 // sent outbox row, only once every case it concerns is anonymised.
 func testSharedMessages(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
