@@ -90,6 +90,7 @@ func (n *Node) HandleBatch(ctx context.Context, ds []Delivery) []error {
 		}
 	}
 	if len(live) > 0 {
+		n.presealReceipts(live)
 		n.commit(ctx, live)
 	}
 	errs := make([]error, len(ds))
@@ -106,9 +107,11 @@ type step struct {
 	e       *Envelope          // nil when the body did not decode
 	inbox   *yipanqi.InboxItem // the message's inbox row; nil for a dead letter
 	apply   func(context.Context, *sqlstore.Tx, *timeline) error
-	applied func()      // after the commit, when the effect was applied
-	dead    *deadLetter // dead-letter the message instead
-	err     error       // the store failed: deliver the message again
+	applied func()          // after the commit, when the effect was applied
+	dead    *deadLetter     // dead-letter the message instead
+	err     error           // the store failed: deliver the message again
+	rcpt    *pendingReceipt // the receipt the message earns, sent when the batch commits
+	refs    []string        // the hashes of the messages it names; nil: e.ReplyTo
 
 	fresh bool // set by the transaction: the inbox row was new and apply ran
 }
@@ -132,6 +135,8 @@ func (n *Node) prepare(ctx context.Context, d Delivery, units map[string]route) 
 		err = refuse(yipanqi.EINVALID, "type", "消息类型 %s 与主题中的类型 %s 不符", typ, d.Type)
 	case typ == TypeReceipt:
 		s, err = n.onReceipt(d, e)
+	case typ == TypeReceipts:
+		s, err = n.onReceipts(d, e)
 	case typ == TypeRejected:
 		s, err = n.onRejected(d, e)
 	case typ == TypeWithdrawn:
@@ -170,7 +175,11 @@ func (n *Node) commit(ctx context.Context, steps []*step) {
 				s.fresh = false
 				if s.dead == nil {
 					items = append(items, s.inbox)
-					refs = append(refs, s.e.ReplyTo)
+					if s.refs != nil {
+						refs = append(refs, s.refs...)
+					} else {
+						refs = append(refs, s.e.ReplyTo)
+					}
 				}
 			}
 			fresh, err := tx.Inbox(ctx, items)
@@ -200,6 +209,9 @@ func (n *Node) commit(ctx context.Context, steps []*step) {
 					}
 					return err
 				}
+			}
+			if err := n.enqueueReceipts(ctx, tx, steps); err != nil {
+				return err
 			}
 			return tx.AddCaseEvents(ctx, tl.events)
 		})
@@ -302,7 +314,7 @@ func (n *Node) deadStep(d Delivery, e *Envelope, cause error) *step {
 		msgID = msgID[:64]
 	}
 	dl := &deadLetter{dl: &yipanqi.DeadLetter{MessageID: msgID, Source: d.Src, Subject: d.Subject, Reason: reason, Body: d.Body}}
-	if typ != TypeReceipt && typ != TypeRejected && d.Type != TypeReceipt && d.Type != TypeRejected && validNodeCode(d.Src) {
+	if !isAnswer(typ) && !isAnswer(d.Type) && validNodeCode(d.Src) {
 		if _, err := uuid.Parse(subject); err != nil || subject == "" {
 			// Nothing readable names the case; the notice still needs a subject.
 			subject = uuid.Must(uuid.NewV7()).String()
@@ -382,11 +394,8 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		due.at, due.provisional = dl.At.UTC(), dl.Provisional
 		rc.DueAt, rc.DueProvisional = due.at.Format(time.RFC3339Nano), due.provisional
 	}
-	receipt, rbody, err := n.seal(TypeReceipt, e.Subject, d.Src, rd.FromUnit, Hash(e), now, rc)
-	if err != nil {
-		return nil, err
-	}
 	caseID := n.incomingCaseID(d.Src, e.Subject)
+	rcpt := &pendingReceipt{dest: d.Src, unit: rd.FromUnit, subject: e.Subject, replyTo: Hash(e), at: now, data: rc, caseID: caseID}
 	// A notice is acknowledged by its receipt and closed at once (ARCHITECTURE §2).
 	state, ack := yipanqi.CaseDelivered, ""
 	if isNotice(ct) {
@@ -440,10 +449,6 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		if err := tx.LogMessage(ctx, n.inMessage(d, e, typ, caseID), Hash(e), ""); err != nil {
 			return err
 		}
-		if err := tx.Enqueue(ctx, n.outMessage(receipt, TypeReceipt, caseID, rbody), Hash(receipt), receipt.ReplyTo,
-			Subject(d.Src, n.code, TypeReceipt)); err != nil {
-			return err
-		}
 		tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: now, Kind: yipanqi.CaseEventReceived, Actor: systemActor, Node: n.code,
 			OrgUnit: holder, Note: note})
 		if ack != "" {
@@ -465,7 +470,7 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: holder, Action: "case.received",
 			Object: caseID, Reason: "来自 " + rd.FromUnit})
 	}
-	return &step{inbox: n.inboxItem(d, e, typ), apply: apply, applied: func() {
+	return &step{inbox: n.inboxItem(d, e, typ), apply: apply, rcpt: rcpt, applied: func() {
 		n.emit(Event{Kind: EventReceived, CaseID: caseID, MessageID: e.ID})
 	}}, nil
 }
@@ -502,42 +507,9 @@ func (n *Node) onReceipt(d Delivery, e *Envelope) (*step, error) {
 		if err := tx.LogMessage(ctx, n.inMessage(d, e, TypeReceipt, caseID), Hash(e), e.ReplyTo); err != nil {
 			return err
 		}
-		action := "case.reply_receipt"
-		if ref.ReplyTo == "" && ref.Type != TypeRejected {
-			// The receipt of a request: the deadline clock starts at its time. In a batch the
-			// receipts are written together when the batch's effects are done.
-			if err := tx.RecordReceiptThen(ctx, caseID, e.Time, due, rc.DueProvisional, func(changed bool) {
-				recorded = changed
-			}); err != nil {
-				return err
-			}
-			action = "case.receipt"
-			if isNotice(n.cfg.Types[ref.Type]) {
-				// A notice is done once receipted.
-				if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseClosed, yipanqi.CaseDelivered); err != nil {
-					return err
-				}
-			}
-			if rc.Unit != "" && yipanqi.ValidDivisionCode(rc.Unit) && rc.Unit[:2] == d.Src {
-				if err := tx.SetPeerUnit(ctx, caseID, rc.Unit); err != nil {
-					return err
-				}
-			}
-		}
-		note := "答复已被对方签收"
-		if action == "case.receipt" {
-			note = "签收时间 " + e.Time.In(shanghai).Format("2006-01-02 15:04:05")
-			if !due.IsZero() {
-				note += "，办理期限 " + due.In(shanghai).Format("2006-01-02 15:04:05")
-			}
-		}
-		if rc.Unit != "" && action == "case.receipt" {
-			note += "，由 " + rc.Unit + " 承办"
-		}
-		tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: e.Time, Kind: yipanqi.CaseEventReceipted, Actor: nodeActor(d.Src),
-			Node: d.Src, OrgUnit: rc.Unit, Note: note})
-		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: n.code, Action: action, Object: caseID,
-			Reason: "节点 " + d.Src + " 签收于 " + e.Time.Format(time.RFC3339)})
+		return n.applyReceipt(ctx, tx, tl, d.Src, ref, e.Time, due, rc.DueProvisional, rc.Unit, func(changed bool) {
+			recorded = changed
+		})
 	}
 	return &step{inbox: n.inboxItem(d, e, TypeReceipt), apply: apply, applied: func() {
 		if recorded {
@@ -569,9 +541,11 @@ func (n *Node) onRejected(d Delivery, e *Envelope) (*step, error) {
 			return err
 		}
 		object := rd.MessageID
-		if ref != nil && err == nil && ref.Dest == d.Src {
+		// A batch receipt concerns no one case (case_id ''): an old node that does not know
+		// the type rejects it, and the notice is recorded against its message id.
+		if ref != nil && err == nil && ref.Dest == d.Src && ref.CaseID != "" {
 			caseID, object = ref.CaseID, ref.CaseID
-			if ref.ReplyTo == "" && ref.Type != TypeReceipt && ref.Type != TypeRejected {
+			if ref.ReplyTo == "" && !isAnswer(ref.Type) {
 				if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseRejected, yipanqi.CaseSent, yipanqi.CaseDelivered); err != nil {
 					return err
 				}
@@ -625,11 +599,8 @@ func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 		interimDue = t
 	}
 	now := n.now()
-	receipt, rbody, err := n.seal(TypeReceipt, e.Subject, d.Src, rd.FromUnit, Hash(e), now,
-		receiptData{MessageID: e.ID, ReceivedAt: now.Format(time.RFC3339Nano)})
-	if err != nil {
-		return nil, err
-	}
+	rcpt := &pendingReceipt{dest: d.Src, unit: rd.FromUnit, subject: e.Subject, replyTo: Hash(e), at: now,
+		data: receiptData{MessageID: e.ID, ReceivedAt: now.Format(time.RFC3339Nano)}}
 	var caseID string
 	apply := func(ctx context.Context, tx *sqlstore.Tx, tl *timeline) error {
 		ref, err := tx.MessageByHash(ctx, e.ReplyTo, yipanqi.Outgoing)
@@ -642,6 +613,7 @@ func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 			return refuse(yipanqi.EINVALID, "ypqreplyto", "答复与所引用的来文不符（案件、类型或节点不一致）")
 		}
 		caseID = ref.CaseID
+		rcpt.caseID = caseID
 		if err := tx.LogMessage(ctx, n.inMessage(d, e, typ, caseID), Hash(e), e.ReplyTo); err != nil {
 			return err
 		}
@@ -661,16 +633,12 @@ func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 			yipanqi.CaseSent, yipanqi.CaseDelivered, yipanqi.CaseInProgress); err != nil {
 			return err
 		}
-		if err := tx.Enqueue(ctx, n.outMessage(receipt, TypeReceipt, caseID, rbody), Hash(receipt), receipt.ReplyTo,
-			Subject(d.Src, n.code, TypeReceipt)); err != nil {
-			return err
-		}
 		tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: now, Kind: yipanqi.CaseEventReplyReceived, Actor: nodeActor(d.Src),
 			Node: d.Src, OrgUnit: rd.FromUnit, Note: "答复：" + n.replyLabel(typ, rd.Reply)})
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: n.code, Action: "case.reply_received",
 			Object: caseID, Reason: "答复：" + rd.Reply})
 	}
-	return &step{inbox: n.inboxItem(d, e, typ), apply: apply, applied: func() {
+	return &step{inbox: n.inboxItem(d, e, typ), apply: apply, rcpt: rcpt, applied: func() {
 		n.emit(Event{Kind: EventReplied, CaseID: caseID, MessageID: e.ID})
 	}}, nil
 }

@@ -25,6 +25,10 @@ const (
 	TypeReceipt = "receipt"
 	// TypeRejected tells the sender that a message was dead-lettered, and why.
 	TypeRejected = "rejected"
+	// TypeReceipts is the receiver's signed receipt of several requests or replies at once:
+	// one per consumer batch and sending node, its data listing every message it receipts
+	// (receiptsData). A batch that receipts one message to a node sends a TypeReceipt.
+	TypeReceipts = "receipts"
 )
 
 // messageVersion is the version every type is sent with for now (cn.ypq.<type>.v1).
@@ -126,6 +130,11 @@ type NodeConfig struct {
 	// ConsumeBatch is the most messages a consumer goroutine handles in one transaction; it
 	// takes what has arrived, up to this, without waiting for more. Default 256.
 	ConsumeBatch int
+	// SingleReceipts makes the consumer send one TypeReceipt per received message, as nodes
+	// before batch receipts did, instead of one TypeReceipts per batch and sending node: for a
+	// rollout while some peers do not yet accept TypeReceipts (docs/exchange-engine.md).
+	// Receiving both kinds does not depend on it.
+	SingleReceipts bool
 	// AuditSeal is how often Run chains the audit entries committed meanwhile (the store's
 	// RunAuditSealer): the longest an entry stays unsealed. Default
 	// sqlstore.DefaultAuditSealInterval (200ms); negative: Run does not seal (another process
@@ -295,6 +304,26 @@ type receiptData struct {
 	// Unit is the unit that took the case when routing gave it to another than the one
 	// addressed (docs/workflows.md); "" when it is the one addressed.
 	Unit string `json:"unit,omitempty"`
+}
+
+// receiptsData is the envelope data of a batch receipt (TypeReceipts): one item per message
+// receipted. The envelope's subject is an id of its own (no case's), its ypqunit the node it
+// is sent to, its time the time it was signed; each item carries its own time of receipt.
+type receiptsData struct {
+	Items []receiptItem `json:"items"`
+}
+
+// receiptItem is one receipted message in a batch receipt: what a TypeReceipt says of it
+// (receiptData), plus what the single receipt says in its envelope — the hash of the
+// receipted message (its ypqreplyto) and the sender's case id (its subject).
+type receiptItem struct {
+	MessageID      string `json:"message_id"`
+	Hash           string `json:"hash"`
+	Subject        string `json:"subject"`
+	ReceivedAt     string `json:"received_at"`
+	DueAt          string `json:"due_at,omitempty"`
+	DueProvisional bool   `json:"due_provisional,omitempty"`
+	Unit           string `json:"unit,omitempty"`
 }
 
 // rejectedData is the envelope data of a rejection notice.

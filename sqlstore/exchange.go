@@ -30,10 +30,10 @@ type Tx struct {
 
 	// In a batch transaction (InBatchTx) the rows of new cases, messages and outbox entries
 	// wait here and are written when fn returns, one multi-row INSERT per table.
-	batch               bool
-	cases, msgs, outbox [][]any
-	byHash              map[string]*LoggedMessage // PrefetchByHash's finds, by hash
-	byHashDir           yipanqi.Direction
+	batch                      bool
+	cases, msgs, outbox, links [][]any
+	byHash                     map[string]*LoggedMessage // PrefetchByHash's finds, by hash
+	byHashDir                  yipanqi.Direction
 
 	// In a batch transaction RecordReceiptThen and SetCaseStateLater keep their updates here
 	// and write them when fn returns: one statement for all receipts, one per run of state
@@ -112,6 +112,7 @@ func (tx *Tx) flush(ctx context.Context) error {
 		{"cases", "INSERT INTO cases (" + caseColumns + ") VALUES ", tx.cases},
 		{"messages", "INSERT INTO messages (" + messageColumns + ") VALUES ", tx.msgs},
 		{"outbox", "INSERT INTO outbox (message_id, subject, body, next_attempt, created_at) VALUES ", tx.outbox},
+		{"message_cases", "INSERT INTO message_cases (message_id, direction, case_id) VALUES ", tx.links},
 	} {
 		if err := insertRows(ctx, tx.db, tx.q, t.insert, t.rows); err != nil {
 			if tx.db.dialect.violation(err) == uniqueViolation {
@@ -120,7 +121,7 @@ func (tx *Tx) flush(ctx context.Context) error {
 			return fmt.Errorf("batch insert %s: %w", t.what, tx.db.dialect.classify(err))
 		}
 	}
-	tx.cases, tx.msgs, tx.outbox = nil, nil, nil
+	tx.cases, tx.msgs, tx.outbox, tx.links = nil, nil, nil, nil
 	return nil
 }
 
@@ -397,6 +398,33 @@ func (tx *Tx) LogMessage(ctx context.Context, m *yipanqi.Message, hash, replyTo 
 	}
 	if err != nil {
 		return fmt.Errorf("log message %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// LinkMessage records that the logged message with the id and direction concerns the cases
+// as well: a message shared by several cases (a batch receipt) is logged once with an empty case_id
+// and linked to each, and CaseMessages lists it for every one of them. A case named twice is
+// linked once. In a batch transaction the links are written when fn returns, after the
+// messages.
+func (tx *Tx) LinkMessage(ctx context.Context, id string, dir yipanqi.Direction, caseIDs []string) error {
+	if id == "" || (dir != yipanqi.Incoming && dir != yipanqi.Outgoing) {
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "id", "消息编号或方向无效")
+	}
+	seen := make(map[string]bool, len(caseIDs))
+	var rows [][]any
+	for _, c := range caseIDs {
+		if c != "" && !seen[c] {
+			seen[c] = true
+			rows = append(rows, []any{id, string(dir), c})
+		}
+	}
+	if tx.batch {
+		tx.links = append(tx.links, rows...)
+		return nil
+	}
+	if err := insertRows(ctx, tx.db, tx.q, "INSERT INTO message_cases (message_id, direction, case_id) VALUES ", rows); err != nil {
+		return fmt.Errorf("link message %s: %w", id, tx.db.dialect.classify(err))
 	}
 	return nil
 }
@@ -810,13 +838,18 @@ func (db *DB) DeadLetters(ctx context.Context, limit int) ([]*yipanqi.DeadLetter
 	return out, rows.Err()
 }
 
-// CaseMessages returns the message log of a case held by a unit in scope, oldest first.
+// CaseMessages returns the message log of a case held by a unit in scope, oldest first,
+// messages shared with other cases (a batch receipt, LinkMessage) included.
 // ENOTFOUND when the case is not in scope; EFORBIDDEN for the zero Scope.
 func (db *DB) CaseMessages(ctx context.Context, scope yipanqi.Scope, caseID string) ([]*LoggedMessage, error) {
 	if _, err := db.FindCase(ctx, scope, caseID); err != nil {
 		return nil, err
 	}
-	rows, err := db.q().query(ctx, "SELECT "+messageColumns+" FROM messages WHERE case_id = ? ORDER BY recorded_at, direction, id", caseID)
+	// The case's own messages, and those it shares with other cases (LinkMessage), which
+	// are logged with case_id ''.
+	rows, err := db.q().query(ctx, "SELECT "+messageColumns+" FROM messages WHERE case_id = ? UNION ALL SELECT "+messageColumns+
+		" FROM messages WHERE case_id = '' AND (id, direction) IN (SELECT message_id, direction FROM message_cases WHERE case_id = ?)"+
+		" ORDER BY recorded_at, direction, id", caseID, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("case messages: %w", err)
 	}

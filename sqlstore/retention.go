@@ -199,6 +199,21 @@ func (db *DB) retentionBatch(ctx context.Context, cutoff time.Time, batch int, r
 			append([]any{AnonymisedBody, AnonymisedBody}, ids...)...); err != nil {
 			return err
 		}
+		// A message shared by several cases (a batch receipt, linked in message_cases) goes
+		// once every case it concerns is anonymised.
+		sharedGone := "case_id = '' AND (%[1]s.id, %[1]s.direction) IN (SELECT l.message_id, l.direction FROM message_cases l WHERE l.case_id IN " + in +
+			") AND NOT EXISTS (SELECT 1 FROM message_cases l JOIN cases x ON x.id = l.case_id WHERE l.message_id = %[1]s.id AND l.direction = %[1]s.direction AND x.anonymised_at IS NULL)"
+		n, err := exec("outbox", "DELETE FROM outbox WHERE sent_at IS NOT NULL AND message_id IN (SELECT m.id FROM messages m WHERE m.direction = 'out' AND "+
+			fmt.Sprintf(sharedGone, "m")+")", ids...)
+		if err != nil {
+			return err
+		}
+		res.Outbox += n
+		if n, err = exec("messages", "UPDATE messages SET body = ? WHERE body <> ? AND "+fmt.Sprintf(sharedGone, "messages"),
+			append([]any{AnonymisedBody, AnonymisedBody}, ids...)...); err != nil {
+			return err
+		}
+		res.Messages += n
 		if res.Notes, err = exec("notes", "UPDATE case_events SET note = '' WHERE note <> '' AND kind NOT IN "+keptNoteKinds+" AND case_id IN "+in+
 			" AND "+fmt.Sprintf(allGone, "case_events.case_id"), ids...); err != nil {
 			return err

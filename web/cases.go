@@ -238,6 +238,8 @@ func messageKind(m *sqlstore.LoggedMessage) string {
 	switch {
 	case m.Type == exchange.TypeReceipt:
 		return "签收回执"
+	case m.Type == exchange.TypeReceipts:
+		return "签收回执（批量，同批签收多件）"
 	case m.Type == exchange.TypeRejected:
 		return "退回通知"
 	case m.ReplyTo == "":
