@@ -26,20 +26,20 @@ import (
 // apiRoute is one operation of the API.
 type apiRoute struct {
 	method, path string
-	allow        roleCheck // nil: every user with a token
+	allow        roleCheck // required: the roles whose tokens may use it (docs/web.md)
 	handle       http.HandlerFunc
 }
 
 // apiTable is the API: every operation, as the OpenAPI document must describe it.
 func (a *App) apiTable() []apiRoute {
 	return []apiRoute{
-		{"GET", "/api/v1/todo", nil, a.apiTodo},
+		{"GET", "/api/v1/todo", caseStaff, a.apiTodo},
 		{"POST", "/api/v1/cases", canSend, a.apiStartCase},
-		{"GET", "/api/v1/cases/{id}", nil, a.apiCase},
+		{"GET", "/api/v1/cases/{id}", caseStaff, a.apiCase},
 		{"POST", "/api/v1/cases/{id}/reply", canSend, a.apiReply},
-		{"POST", "/api/v1/people/search", nil, a.apiSearchPeople},
-		{"GET", "/api/v1/people/{id}", nil, a.apiPerson},
-		{"GET", "/api/v1/catalog", nil, a.apiCatalog},
+		{"POST", "/api/v1/people/search", caseStaff, a.apiSearchPeople},
+		{"GET", "/api/v1/people/{id}", caseStaff, a.apiPerson},
+		{"GET", "/api/v1/catalog", signedIn, a.apiCatalog},
 	}
 }
 
@@ -56,13 +56,13 @@ func (a *App) APIRoutes() []string {
 // bearer-token check, and a JSON 404 for everything else under /api/.
 func (a *App) apiRoutes() []route {
 	rs := []route{
-		{pattern: "GET /api/openapi.json", direct: true, handle: a.openAPIDoc},
-		{pattern: "/api/", direct: true, handle: func(w http.ResponseWriter, r *http.Request) {
+		{pattern: "GET /api/openapi.json", public: true, direct: true, handle: a.openAPIDoc},
+		{pattern: "/api/", public: true, direct: true, handle: func(w http.ResponseWriter, r *http.Request) {
 			apiError(w, http.StatusNotFound, "not_found", "", "没有这个接口，见 /api/openapi.json")
 		}},
 	}
 	for _, rt := range a.apiTable() {
-		rs = append(rs, route{pattern: rt.method + " " + rt.path, direct: true, handle: a.bearer(rt.allow, rt.handle)})
+		rs = append(rs, route{pattern: rt.method + " " + rt.path, direct: true, allow: rt.allow, handle: a.bearer(rt.allow, rt.handle)})
 	}
 	return rs
 }
@@ -92,7 +92,7 @@ func (a *App) bearer(allow roleCheck, h http.HandlerFunc) http.HandlerFunc {
 		st := &reqState{sess: &sqlstore.Session{User: t.User}}
 		ctx := yipanqi.NewContextWithUser(context.WithValue(r.Context(), stateKey, st), t.User)
 		r = r.WithContext(ctx)
-		if allow != nil && !allow(t.User) {
+		if allow == nil || !allow(t.User) {
 			apiError(w, http.StatusForbidden, "forbidden", "", "令牌所属用户的角色无权使用此接口")
 			return
 		}

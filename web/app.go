@@ -155,11 +155,7 @@ func New(cfg Config) (*App, error) {
 
 // ServeHTTP serves the application.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'")
+	setSecurityHeaders(w.Header(), appCSP)
 	a.mux.ServeHTTP(w, r)
 }
 
@@ -301,7 +297,7 @@ func (a *App) wrap(rt route) http.Handler {
 				http.Redirect(w, r, a.url("/login?next="+url.QueryEscape(next)), http.StatusSeeOther)
 				return
 			}
-			if rt.allow != nil && !rt.allow(u) {
+			if rt.allow == nil || !rt.allow(u) {
 				a.failStatus(w, r, http.StatusForbidden, "您的角色无权使用此页面。")
 				return
 			}

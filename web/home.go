@@ -74,6 +74,8 @@ func (a *App) pager(path string, q url.Values, page, total int) Pager {
 type homePage struct {
 	Todo, DueSoon, Overdue, Recent []caseLine
 	TodoTotal                      int
+	// Observer: a regional observer, who sees statistics and the directory only — no case.
+	Observer bool
 }
 
 // homeLimit is how many cases each block of the 工作台 shows.
@@ -82,6 +84,10 @@ const homeLimit = 10
 // home is the 工作台: my to-do (incoming open cases, soonest deadline first), those due soon,
 // those overdue, and the latest cases of my subtree.
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
+	if !caseStaff(currentUser(r)) {
+		a.render(w, r, "home", homePage{Observer: true})
+		return
+	}
 	ctx, scope, now := r.Context(), scopeOf(r), a.cfg.Now()
 	open, total, err := a.cfg.Store.ListCasesByDue(ctx, scope, yipanqi.CaseFilter{Direction: yipanqi.Incoming, Limit: 200}, openStates...)
 	if err != nil {

@@ -99,7 +99,7 @@ func (a *App) navFor(u *yipanqi.User, path string) []navItem {
 	var out []navItem
 	best, bestLen := -1, 0
 	for _, n := range a.nav {
-		if n.allow != nil && !n.allow(u) {
+		if n.allow != nil && !n.allow(u) { // nil: a public page (checkRoutes)
 			continue
 		}
 		p := strings.TrimSuffix(n.Path, "{$}")
@@ -127,7 +127,7 @@ func (a *App) statusRoutes() []route {
 	return []route{
 		{pattern: "GET /healthz", public: true, handle: h.ServeHTTP},
 		{pattern: "GET /metrics", public: true, handle: h.ServeHTTP},
-		{pattern: "GET /status/", public: true, handle: page.ServeHTTP},
+		{pattern: "GET /status/", public: true, handle: SecureHeaders(page).ServeHTTP}, // its inlined stylesheet
 	}
 }
 

@@ -21,9 +21,9 @@ import (
 // of their own subtree: a township's worker reports on their township.
 func (a *App) statsRoutes() []route {
 	return []route{
-		{pattern: "GET /stats", nav: "统计", handle: a.statsReport},
-		{pattern: "GET /stats/export", handle: a.statsExport},
-		{pattern: "GET /stats/matrix", handle: a.statsMatrix},
+		{pattern: "GET /stats", nav: "统计", allow: signedIn, handle: a.statsReport},
+		{pattern: "GET /stats/export", allow: signedIn, handle: a.statsExport},
+		{pattern: "GET /stats/matrix", allow: signedIn, handle: a.statsMatrix},
 	}
 }
 
