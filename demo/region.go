@@ -377,16 +377,9 @@ func (r *Region) orgUnits(ctx context.Context, n *Node) error {
 	return n.DB.UpsertOrgUnits(ctx, units)
 }
 
-// serveHTTP starts one HTTP server: the region's index at "/" and each node's web
-// application (with its status page at /<code>/status/) under "/<code>/".
+// serveHTTP starts one HTTP server with handler.
 func (r *Region) serveHTTP() error {
-	mux := http.NewServeMux()
-	var nodes []*web.Node
-	for _, n := range r.Nodes {
-		nodes = append(nodes, n.Status)
-		mux.Handle("/"+n.Code+"/", http.StripPrefix("/"+n.Code, n.App))
-	}
-	mux.Handle("/", web.Index("一盘棋 · 泛珠三角区域演示", nodes))
+	mux := r.handler()
 	l, err := net.Listen("tcp", r.cfg.HTTP)
 	if err != nil {
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "http", "状态页无法监听 %s：%v", r.cfg.HTTP, err)
@@ -395,6 +388,20 @@ func (r *Region) serveHTTP() error {
 	r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = r.httpSrv.Serve(l) }()
 	return nil
+}
+
+// handler serves the region's public overview at "/" (with the security headers of the
+// nodes' pages: web.SecureHeaders) and each node's web application (with its status page at
+// /<code>/status/) under "/<code>/".
+func (r *Region) handler() *http.ServeMux {
+	mux := http.NewServeMux()
+	var nodes []*web.Node
+	for _, n := range r.Nodes {
+		nodes = append(nodes, n.Status)
+		mux.Handle("/"+n.Code+"/", http.StripPrefix("/"+n.Code, n.App))
+	}
+	mux.Handle("/", web.SecureHeaders(web.Index("一盘棋 · 泛珠三角区域演示", nodes)))
+	return mux
 }
 
 // Err returns a channel that gets an error if a node's engine stops on its own.

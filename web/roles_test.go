@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -405,4 +407,36 @@ func TestObserverSeesNoPersonalData(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPageSecurityHeaders: the application's pages and its public status page carry the same
+// security headers; the status page's policy allows its own inlined stylesheet by its hash
+// (the application's policy would block it) and nothing else.
+func TestPageSecurityHeaders(t *testing.T) {
+	f := startRoleApp(t, storetest.SQLiteDSN(t))
+	rc := f.client(t, "")
+	for _, r := range []string{"GET /login", "GET /directory", "GET /status/"} {
+		resp, body := f.request(t, rc, r)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", r, resp.StatusCode)
+		}
+		h := resp.Header
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" || h.Get("Referrer-Policy") != "same-origin" {
+			t.Errorf("%s: headers %v", r, h)
+		}
+		csp := h.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: Content-Security-Policy %q", r, csp)
+		}
+		if r != "GET /status/" {
+			continue
+		}
+		_, rest, _ := strings.Cut(body, "<style>")
+		css, _, ok := strings.Cut(rest, "</style>")
+		sum := sha256.Sum256([]byte(css))
+		if hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !ok || !strings.Contains(csp, hash) ||
+			!strings.Contains(csp, "default-src 'none'") {
+			t.Errorf("%s: Content-Security-Policy %q does not allow the page's stylesheet %s", r, csp, hash)
+		}
+	}
 }
