@@ -440,3 +440,36 @@ func TestPageSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIDocumentsRoleRefusals: every API operation that some role may not use
+// documents its 403 in openapi.json.
+func TestOpenAPIDocumentsRoleRefusals(t *testing.T) {
+	ta := startApp(t, storetest.SQLiteDSN(t), false)
+	resp, err := http.Get(ta.srv.URL + "/44/api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	app, err := web.New(web.Config{Code: "44", Store: ta.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range app.APIRoutes() {
+		allowed, ok := roleMatrix[op]
+		if !ok || allowed == everyone {
+			continue
+		}
+		method, path, _ := strings.Cut(op, " ")
+		if _, ok := doc.Paths[path][strings.ToLower(method)].Responses["403"]; !ok {
+			t.Errorf("%s refuses some roles (%s) but openapi.json documents no 403", op, allowed)
+		}
+	}
+}
