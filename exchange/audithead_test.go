@@ -87,9 +87,9 @@ func TestAuditHeadPublished(t *testing.T) {
 		}
 		opts.PeerHeads = heads
 		_, err = a.db.VerifyAuditSigned(context.Background(), opts)
-		if yipanqi.ErrorCode(err) != yipanqi.EINTERNAL || !strings.Contains(yipanqi.ErrorMessage(err), "节点 43") &&
+		if yipanqi.ErrorCode(err) != yipanqi.EINTERNAL || !strings.Contains(yipanqi.ErrorMessage(err), "对端收到的节点 44") &&
 			!strings.Contains(yipanqi.ErrorMessage(err), "末尾的记录被删除") {
-			t.Fatalf("44's rewritten log against 43's heads: %v; want EINTERNAL naming node 43's head", err)
+			t.Fatalf("44's rewritten log against 43's heads: %v; want EINTERNAL naming the head 43 received", err)
 		}
 	})
 }
@@ -120,4 +120,35 @@ func TestVerifyAuditHead(t *testing.T) {
 	unsigned := h
 	unsigned.Sig = ""
 	wantError(t, w.trust.VerifyAuditHead(&unsigned), yipanqi.EFORBIDDEN, "sig")
+}
+
+// TestAuditHeadForged sends node 43 a head of 44's chain signed with another node's key, in
+// an envelope 44 signed: 43 dead-letters it, keeps nothing, and sends no rejection back.
+func TestAuditHeadForged(t *testing.T) {
+	eachDB(t, func(t *testing.T, newDSN func() string) {
+		w := newWorld(t)
+		a := w.start(t, "44", newDSN(), both)
+		b := w.start(t, "43", newDSN(), both)
+		a.db.SetAuditSigner(w.keys["43"].AuditSigner())
+		if err := a.db.Audit(context.Background(), &yipanqi.AuditEntry{Actor: "zhang", Action: "person.view"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.db.SealAudit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.node.PublishAuditHead(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		dl := deadLetterWith(t, b, "密钥不在信任列表")
+		if strings.Contains(dl.Reason, "zhang") {
+			t.Fatalf("dead-letter reason %q carries the audit entry", dl.Reason)
+		}
+		if heads, err := b.db.PeerAuditHeads(context.Background(), ""); err != nil || len(heads) != 0 {
+			t.Fatalf("43 kept %+v, %v; want no head", heads, err)
+		}
+		if dl.NoticeID != "" {
+			t.Fatalf("43 sent rejection notice %s for an audit head; want none", dl.NoticeID)
+		}
+		a.db.SetAuditSigner(nil)
+	})
 }

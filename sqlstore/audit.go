@@ -384,11 +384,11 @@ func (db *DB) VerifyAuditSigned(ctx context.Context, opts AuditVerifyOptions) (r
 		h := &opts.PeerHeads[i]
 		if opts.CheckSig != nil {
 			if err := opts.CheckSig(h); err != nil {
-				return r, yipanqi.Errorf(yipanqi.EINTERNAL, "节点 %s 收到的第 %d 号链头签名未通过核验：%s", h.Node, h.Seq, yipanqi.ErrorMessage(err))
+				return r, yipanqi.Errorf(yipanqi.EINTERNAL, "对端收到的节点 %s 第 %d 号链头签名未通过核验：%s", h.Node, h.Seq, yipanqi.ErrorMessage(err))
 			}
 		}
 		if h.Seq > headSeq {
-			return r, yipanqi.Errorf(yipanqi.EINTERNAL, "节点 %s 收到过本节点审计日志第 %d 号链头，但本地日志只有 %d 条：末尾的记录被删除", h.Node, h.Seq, headSeq)
+			return r, yipanqi.Errorf(yipanqi.EINTERNAL, "对端收到过节点 %s 审计日志第 %d 号链头，但本地日志只有 %d 条：末尾的记录被删除", h.Node, h.Seq, headSeq)
 		}
 		want[h.Seq] = append(want[h.Seq], h)
 	}
@@ -415,7 +415,7 @@ func (db *DB) VerifyAuditSigned(ctx context.Context, opts AuditVerifyOptions) (r
 				continue
 			}
 			if h.Node != "" {
-				return r, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志第 %d 号链头与节点 %s 收到的不符（第 %d 条记录）：日志在该节点收到链头后被改写", seq, h.Node, e.ID)
+				return r, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志第 %d 号链头与对端收到的节点 %s 的链头不符（第 %d 条记录）：日志在对端收到链头后被改写", seq, h.Node, e.ID)
 			}
 			return r, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志第 %d 号链头与日志不符（第 %d 条记录）：其前的记录被修改或删除", seq, e.ID)
 		}

@@ -224,7 +224,7 @@ func testAuditSignedHeads(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 			t.Fatalf("strict verify of a rewrite signed with the key: %v; want it to pass (only a peer's head shows it)", err)
 		}
 		_, err = db.VerifyAuditSigned(ctx(), strict(s, peerHeads...))
-		wantErr(t, err, "与节点 44 收到的不符")
+		wantErr(t, err, "与对端收到的节点 44 的链头不符")
 
 		// Removing the newest entries instead: the peer's head lies beyond the chain.
 		db2 := open(t)
