@@ -59,7 +59,14 @@ type auditSigning struct {
 	mu       sync.Mutex
 	lastSeq  int64
 	lastHash string
+	lastAt   time.Time
 }
+
+// sealHour is the span in which a signing sealer keeps only its newest seal row: the newest
+// signed head covers every entry before it through the chain, so the rows between only narrow
+// down where a break is. One row an hour keeps audit_seals small while a node seals every
+// 200 ms under load.
+const sealHour = time.Hour
 
 // SetAuditSigner makes the sealer of db sign every head it leaves with s (nil: unsigned, as
 // a process without the node's key seals). A signing sealer also signs a head another,
@@ -87,7 +94,7 @@ func (db *DB) sealHead(ctx context.Context, qq q, seq int64, hash string) (func(
 		return func() {}, nil
 	}
 	as.mu.Lock()
-	lastSeq, lastHash := as.lastSeq, as.lastHash
+	lastSeq, lastHash, lastAt := as.lastSeq, as.lastHash, as.lastAt
 	as.mu.Unlock()
 	if lastSeq > 0 && lastSeq <= seq {
 		var got string
@@ -110,10 +117,16 @@ func (db *DB) sealHead(ctx context.Context, qq q, seq int64, hash string) (func(
 		seq, hash, db.dialect.timeArg(h.At), h.KeyID, h.Sig); err != nil {
 		return nil, fmt.Errorf("record seal: %w", err)
 	}
+	if lastSeq > 0 && lastSeq < seq && h.At.Truncate(sealHour).Equal(lastAt.Truncate(sealHour)) {
+		// The row this process signed before in the same hour: the new head covers it.
+		if _, err := qq.exec(ctx, "DELETE FROM audit_seals WHERE seq = ? AND key_id = ?", lastSeq, h.KeyID); err != nil {
+			return nil, fmt.Errorf("prune seal: %w", err)
+		}
+	}
 	return func() {
 		as.mu.Lock()
 		if seq > as.lastSeq {
-			as.lastSeq, as.lastHash = seq, hash
+			as.lastSeq, as.lastHash, as.lastAt = seq, hash, h.At
 		}
 		as.mu.Unlock()
 	}, nil

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emmansun/gmsm/sm2"
 
@@ -136,10 +137,13 @@ func testAuditSignedHeads(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	}
 	t.Run("EachSealSigned", func(t *testing.T) {
 		db := open(t)
+		now := time.Date(2026, 3, 2, 9, 10, 0, 0, time.UTC)
+		db.Now = func() time.Time { return now }
 		s := NewTestSigner(t, "44-0000abcd")
 		db.SetAuditSigner(s)
 		writeUnsealed(t, db, 5)
 		mustSeal(t, db, 5)
+		now = now.Add(time.Hour)
 		writeUnsealed(t, db, 3)
 		mustSeal(t, db, 3)
 		seals, err := db.AuditSeals(ctx())
@@ -147,12 +151,25 @@ func testAuditSignedHeads(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 			seals[1].KeyID != s.ID {
 			t.Fatalf("seals = %+v, %v; want two signed, at 5 and 8, by %s", seals, err, s.ID)
 		}
-		r, err := db.VerifyAuditSigned(ctx(), strict(s))
-		if err != nil || r.Checked != 8 || r.Seals != 2 || r.Signed != 2 || r.Unsigned != 0 {
-			t.Fatalf("strict verify = %+v, %v; want 8 entries, 2 signed seals, none unsigned", r, err)
+		// Within one hour a sealer keeps only its newest row: the newest head covers the rest.
+		now = now.Add(10 * time.Minute)
+		writeUnsealed(t, db, 1)
+		mustSeal(t, db, 1)
+		now = now.Add(10 * time.Minute)
+		writeUnsealed(t, db, 1)
+		mustSeal(t, db, 1)
+		seals, err = db.AuditSeals(ctx())
+		if err != nil || len(seals) != 2 || seals[0].Seq != 5 || seals[1].Seq != 10 {
+			t.Fatalf("seals after two more in the same hour = %+v, %v; want 5 and 10", seals, err)
 		}
-		if h, err := db.LatestAuditHead(ctx()); err != nil || h.Seq != 8 || s.Check(&h) != nil {
-			t.Fatalf("latest head = %+v, %v; want seq 8, signed", h, err)
+		writeUnsealed(t, db, 2)
+		mustSeal(t, db, 2)
+		r, err := db.VerifyAuditSigned(ctx(), strict(s))
+		if err != nil || r.Checked != 12 || r.Seals != 2 || r.Signed != 2 || r.Unsigned != 0 {
+			t.Fatalf("strict verify = %+v, %v; want 12 entries, 2 signed seals, none unsigned", r, err)
+		}
+		if h, err := db.LatestAuditHead(ctx()); err != nil || h.Seq != 12 || s.Check(&h) != nil {
+			t.Fatalf("latest head = %+v, %v; want seq 12, signed", h, err)
 		}
 	})
 	t.Run("RewriteWithoutKey", func(t *testing.T) {
