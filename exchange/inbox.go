@@ -143,6 +143,8 @@ func (n *Node) prepare(ctx context.Context, d Delivery, units map[string]route) 
 		s, err = n.onWithdrawn(d, e)
 	case typ == TypeTransferred:
 		s, err = n.onTransferred(d, e)
+	case typ == TypeAuditHead:
+		s, err = n.onAuditHead(d, e)
 	case e.ReplyTo != "":
 		s, err = n.onReply(d, e, typ)
 	default:

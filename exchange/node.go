@@ -140,6 +140,10 @@ type NodeConfig struct {
 	// sqlstore.DefaultAuditSealInterval (200ms); negative: Run does not seal (another process
 	// on the same database does).
 	AuditSeal time.Duration
+	// AuditHead is how often Run publishes the node's signed audit head to the other nodes
+	// when it moved (RunAuditHeads; at least daily either way). Default
+	// DefaultAuditHeadInterval (1h); negative: Run does not publish.
+	AuditHead time.Duration
 }
 
 // Node is one province's exchange engine: it sends cases (Send, Reply), publishes the
@@ -250,14 +254,20 @@ func (n *Node) nudge() {
 	}
 }
 
-// Run runs the relay, the consumers and the audit sealer until ctx ends; it returns nil
+// Run runs the relay, the consumers, the audit sealer (which signs the heads it leaves with
+// the node's key) and the audit-head publisher (RunAuditHeads) until ctx ends; it returns nil
 // then, or the first error that stops one of them (the others are stopped too).
 func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	runs := []func(context.Context) error{n.RunRelay, n.RunConsumer}
+	// The sealer signs the heads it leaves with the node's key (docs/personal-data.md).
+	n.db.SetAuditSigner(n.cfg.Key.AuditSigner())
+	if n.cfg.AuditHead >= 0 {
+		runs = append(runs, func(ctx context.Context) error { n.RunAuditHeads(ctx, n.cfg.AuditHead); return nil })
+	}
 	if n.cfg.AuditSeal >= 0 {
 		runs = append(runs, func(ctx context.Context) error {
 			n.db.RunAuditSealer(ctx, n.cfg.AuditSeal, func(err error) {

@@ -38,7 +38,7 @@ type pendingReceipt struct {
 
 // isAnswer reports whether typ is a message that is never receipted or rejected in turn.
 func isAnswer(typ string) bool {
-	return typ == TypeReceipt || typ == TypeReceipts || typ == TypeRejected
+	return typ == TypeReceipt || typ == TypeReceipts || typ == TypeRejected || typ == TypeAuditHead
 }
 
 // receiptGroups groups the receipts of the steps that would earn one (fresh ones only when

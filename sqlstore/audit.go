@@ -132,6 +132,11 @@ const auditSealBatch = 1000
 // replicas wait for it and then see what it sealed — and the chain cannot fork. An entry
 // whose transaction commits after a sealer passed (sequence ids may commit out of order) is
 // sealed by the next one: the chain's order is the seal order, not the id order.
+//
+// Each batch leaves a seal row (audit_seals) for the head it made: the hash of its last
+// entry, its seal_seq and the time, signed with the node's key when db has a signer
+// (SetAuditSigner), unsigned otherwise. With nothing to chain, a signing sealer signs the
+// head a keyless process left unsigned.
 func (db *DB) SealAudit(ctx context.Context) (sealed int, err error) {
 	for {
 		n, err := db.sealBatch(ctx)
@@ -144,7 +149,9 @@ func (db *DB) SealAudit(ctx context.Context) (sealed int, err error) {
 
 // sealBatch chains up to auditSealBatch unsealed entries in one transaction.
 func (db *DB) sealBatch(ctx context.Context) (sealed int, err error) {
+	var signed func()
 	err = db.inTx(ctx, func(qq q) error {
+		signed = nil
 		var seq, lastID int64
 		var prev string
 		// The same statement on both databases takes the lock: a row lock held to commit on
@@ -174,7 +181,8 @@ func (db *DB) sealBatch(ctx context.Context) (sealed int, err error) {
 			return fmt.Errorf("read unsealed: %w", err)
 		}
 		if len(entries) == 0 {
-			return nil
+			signed, err = db.signUnsignedHead(ctx, qq, seq, prev)
+			return err
 		}
 		var b strings.Builder
 		b.WriteString("WITH v (id, seq, prev_hash, hash) AS (VALUES ")
@@ -206,11 +214,17 @@ func (db *DB) sealBatch(ctx context.Context) (sealed int, err error) {
 		if _, err := qq.exec(ctx, "UPDATE audit_head SET seal_seq = ?, last_id = ?, hash = ? WHERE id = 1", seq, lastID, prev); err != nil {
 			return fmt.Errorf("move chain head: %w", err)
 		}
+		if signed, err = db.sealHead(ctx, qq, seq, prev); err != nil {
+			return err
+		}
 		sealed = len(entries)
 		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("seal audit: %w", err)
+	}
+	if signed != nil {
+		signed()
 	}
 	return sealed, nil
 }
@@ -287,21 +301,100 @@ func (db *DB) AuditLog(ctx context.Context, object string, limit int) ([]*yipanq
 // VerifyAudit seals what is unsealed (SealAudit), then walks the chain in seal order up to
 // the head it read first, recomputing every hash, and returns how many entries it checked.
 // A changed, inserted, renumbered or removed sealed entry is EINTERNAL naming the first
-// broken entry. Entries committed after the sealing are left to the next verify.
+// broken entry; so is a seal row whose hash is not the chain's at its seq. Entries committed
+// after the sealing are left to the next verify. Signatures are not checked: see
+// VerifyAuditSigned.
 func (db *DB) VerifyAudit(ctx context.Context) (checked int, err error) {
-	if _, err := db.SealAudit(ctx); err != nil {
-		return 0, fmt.Errorf("verify audit: %w", err)
+	r, err := db.VerifyAuditSigned(ctx, AuditVerifyOptions{})
+	return r.Checked, err
+}
+
+// AuditVerifyOptions says what VerifyAuditSigned checks besides the hash chain.
+type AuditVerifyOptions struct {
+	// CheckSig checks the signature of a signed head (exchange.TrustList.VerifyAuditHead);
+	// nil: signatures are not checked.
+	CheckSig func(h *AuditHead) error
+	// Strict refuses what is not proven by a signature: no CheckSig, or entries that no
+	// signed head covers (sealed by a process without the key, after the last signed head,
+	// or the whole log of a node from before signed heads).
+	Strict bool
+	// NoSeal skips the sealing before the walk: what is pending stays unchecked.
+	NoSeal bool
+	// PeerHeads are heads of this node's chain that a peer received (PeerAuditHeads on the
+	// peer's database): the chain must hold each, its hash at its seq.
+	PeerHeads []AuditHead
+}
+
+// AuditReport is what VerifyAuditSigned found.
+type AuditReport struct {
+	Checked   int   // entries checked, in chain order
+	Seals     int   // seal rows checked against the chain
+	Signed    int   // of which signed, each signature checked when CheckSig was given
+	Unsigned  int64 // entries after the last signed head: covered by no signature
+	PeerHeads int   // peer heads found in the chain
+}
+
+// VerifyAuditSigned is VerifyAudit with the signed heads: every seal row must name the
+// chain's hash at its seq; every signed one must pass opts.CheckSig; every peer head must be
+// in the chain (a head beyond the chain's end means entries were removed from its end). The
+// report counts the entries no signed head covers; with opts.Strict they are an error.
+// Failures are EINTERNAL, in Chinese, naming the entry or the head.
+func (db *DB) VerifyAuditSigned(ctx context.Context, opts AuditVerifyOptions) (r AuditReport, err error) {
+	if opts.Strict && opts.CheckSig == nil {
+		return r, yipanqi.Errorf(yipanqi.EINVALID, "严格校验需要信任列表以核验链头签名")
+	}
+	if !opts.NoSeal {
+		if _, err := db.SealAudit(ctx); err != nil {
+			return r, fmt.Errorf("verify audit: %w", err)
+		}
 	}
 	// The head first: sealed rows never change, so every row up to it is there to read
 	// however far other sealers move on meanwhile.
 	var headSeq int64
 	var head string
 	if err := db.q().row(ctx, "SELECT seal_seq, hash FROM audit_head WHERE id = 1").Scan(&headSeq, &head); err != nil {
-		return 0, fmt.Errorf("verify audit: read chain head: %w", err)
+		return r, fmt.Errorf("verify audit: read chain head: %w", err)
+	}
+	seals, err := db.AuditSeals(ctx)
+	if err != nil {
+		return r, fmt.Errorf("verify audit: %w", err)
+	}
+	// What must be found at a seq: seal rows up to the head (a later one belongs to a
+	// sealer that ran meanwhile), and every peer head.
+	want := map[int64][]*AuditHead{}
+	var lastSigned int64
+	for i := range seals {
+		h := &seals[i]
+		if h.Seq > headSeq {
+			continue
+		}
+		want[h.Seq] = append(want[h.Seq], h)
+		r.Seals++
+		if h.Signed() {
+			if opts.CheckSig != nil {
+				if err := opts.CheckSig(h); err != nil {
+					return r, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志第 %d 号链头的签名未通过核验：%s", h.Seq, yipanqi.ErrorMessage(err))
+				}
+			}
+			r.Signed++
+			lastSigned = max(lastSigned, h.Seq)
+		}
+	}
+	for i := range opts.PeerHeads {
+		h := &opts.PeerHeads[i]
+		if opts.CheckSig != nil {
+			if err := opts.CheckSig(h); err != nil {
+				return r, yipanqi.Errorf(yipanqi.EINTERNAL, "对端收到的节点 %s 第 %d 号链头签名未通过核验：%s", h.Node, h.Seq, yipanqi.ErrorMessage(err))
+			}
+		}
+		if h.Seq > headSeq {
+			return r, yipanqi.Errorf(yipanqi.EINTERNAL, "对端收到过节点 %s 审计日志第 %d 号链头，但本地日志只有 %d 条：末尾的记录被删除", h.Node, h.Seq, headSeq)
+		}
+		want[h.Seq] = append(want[h.Seq], h)
 	}
 	rows, err := db.q().query(ctx, "SELECT "+auditColumns+", seal_seq FROM audit_log WHERE seal_seq <= ? ORDER BY seal_seq", headSeq)
 	if err != nil {
-		return 0, fmt.Errorf("verify audit: %w", err)
+		return r, fmt.Errorf("verify audit: %w", err)
 	}
 	defer rows.Close()
 	prev := ""
@@ -309,22 +402,36 @@ func (db *DB) VerifyAudit(ctx context.Context) (checked int, err error) {
 		e := &yipanqi.AuditEntry{}
 		var seq int64
 		if err := rows.Scan(&e.ID, timeCol{&e.At}, &e.Actor, &e.OrgUnit, &e.Action, &e.Object, &e.Reason, &e.PrevHash, &e.Hash, &seq); err != nil {
-			return checked, fmt.Errorf("verify audit: %w", err)
+			return r, fmt.Errorf("verify audit: %w", err)
 		}
 		switch {
-		case seq != int64(checked)+1 || e.PrevHash != prev:
-			return checked, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志第 %d 条记录与前一条不衔接：其前的记录被修改或删除", e.ID)
+		case seq != int64(r.Checked)+1 || e.PrevHash != prev:
+			return r, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志第 %d 条记录与前一条不衔接：其前的记录被修改或删除", e.ID)
 		case AuditHash(e) != e.Hash:
-			return checked, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志第 %d 条记录校验失败：内容被修改", e.ID)
+			return r, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志第 %d 条记录校验失败：内容被修改", e.ID)
+		}
+		for _, h := range want[seq] {
+			if h.Hash == e.Hash {
+				continue
+			}
+			if h.Node != "" {
+				return r, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志第 %d 号链头与对端收到的节点 %s 的链头不符（第 %d 条记录）：日志在对端收到链头后被改写", seq, h.Node, e.ID)
+			}
+			return r, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志第 %d 号链头与日志不符（第 %d 条记录）：其前的记录被修改或删除", seq, e.ID)
 		}
 		prev = e.Hash
-		checked++
+		r.Checked++
 	}
 	if err := rows.Err(); err != nil {
-		return checked, fmt.Errorf("verify audit: %w", err)
+		return r, fmt.Errorf("verify audit: %w", err)
 	}
-	if int64(checked) != headSeq || head != prev {
-		return checked, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志末尾不完整：共 %d 条可校验，最新的记录被删除或修改", checked)
+	if int64(r.Checked) != headSeq || head != prev {
+		return r, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志末尾不完整：共 %d 条可校验，最新的记录被删除或修改", r.Checked)
 	}
-	return checked, nil
+	r.PeerHeads = len(opts.PeerHeads)
+	r.Unsigned = headSeq - lastSigned
+	if opts.Strict && r.Unsigned > 0 {
+		return r, yipanqi.Errorf(yipanqi.EINTERNAL, "审计日志最后 %d 条记录没有已签名的链头覆盖（共 %d 条）：可能是无密钥的进程刚封存，或签名被删除", r.Unsigned, headSeq)
+	}
+	return r, nil
 }

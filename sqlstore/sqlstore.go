@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -33,6 +34,8 @@ type DB struct {
 	sealOnClose bool
 	closeOnce   sync.Once
 	closeErr    error
+	// auditSigner signs the heads the sealer leaves (SetAuditSigner); nil: unsigned.
+	auditSigner atomic.Pointer[auditSigning]
 
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
