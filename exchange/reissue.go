@@ -252,7 +252,7 @@ func (n *Node) registerSeen(ctx context.Context, tx *sqlstore.Tx, c *yipanqi.Cas
 	}
 	_ = json.Unmarshal(c.Data, &req)
 	issuer := c.PeerUnit
-	if code, _, _, ok := yipanqi.ParseCertificateNumber(f.Cert); ok {
+	if code, _, _, _, ok := yipanqi.ParseCertificateNumber(f.Cert); ok {
 		issuer = code
 	}
 	cert := &yipanqi.Certificate{Number: f.Cert, Kind: yipanqi.CertSeen, IDNumber: c.PersonIDNumber, HolderName: req.Name,
