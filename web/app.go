@@ -138,7 +138,7 @@ func New(cfg Config) (*App, error) {
 	if cfg.FailDelay == 0 {
 		cfg.FailDelay = time.Second
 	}
-	if err := checkPublicURL(cfg.PublicURL); err != nil {
+	if err := CheckPublicURL(cfg.PublicURL); err != nil {
 		return nil, err
 	}
 	a := &App{cfg: cfg, mux: http.NewServeMux(), unitNames: map[string]string{}}

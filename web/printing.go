@@ -111,9 +111,10 @@ func (a *App) printCopy(w http.ResponseWriter, r *http.Request) {
 	a.writePrinted(w, r, "copy", p.IDNumber, func(b *bytes.Buffer) error { return print.WritePersonalCopy(b, c) })
 }
 
-// checkPublicURL checks Config.PublicURL: "" or an absolute http(s) address without query,
-// fragment or user, e.g. https://ypq.gd.example.gov.cn or http://127.0.0.1:8044/44.
-func checkPublicURL(s string) error {
+// CheckPublicURL checks Config.PublicURL, and yipanqi serve node.toml's public_url: "" or an
+// absolute http(s) address without query, fragment, user or trailing slash, e.g.
+// https://ypq.gd.example.gov.cn or http://127.0.0.1:8044/44. EINVALID naming public_url.
+func CheckPublicURL(s string) error {
 	if s == "" {
 		return nil
 	}
