@@ -152,8 +152,8 @@ func (db *DB) IssueCertificate(ctx context.Context, c *yipanqi.Certificate) erro
 
 // IssueCertificate is DB.IssueCertificate inside the transaction, so that a certificate
 // registers together with the step that brings it (the arrival of a reissued one). A number
-// already registered is ECONFLICT, found before the insert so that the transaction stays
-// usable.
+// already registered in the same kind is ECONFLICT, found before the insert so that the
+// transaction stays usable.
 func (tx *Tx) IssueCertificate(ctx context.Context, c *yipanqi.Certificate) error {
 	v := *c
 	if err := tx.db.checkCertificate(ctx, &v); err != nil {
