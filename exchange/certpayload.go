@@ -70,6 +70,13 @@ func (c *CertPayload) body() (string, error) {
 		payloadDate(c.SignedOn), c.KeyID}, "|"), nil
 }
 
+// issuedIn reports whether the certificate number names an issuer in the province node: a
+// node vouches only for its own units' certificates.
+func issuedIn(number, node string) bool {
+	issuer, _, _, _, ok := yipanqi.ParseCertificateNumber(number)
+	return ok && strings.HasPrefix(issuer, node)
+}
+
 func certNumberOK(n string) bool {
 	_, _, _, _, ok := yipanqi.ParseCertificateNumber(n)
 	return ok
@@ -82,12 +89,16 @@ func nameMasked(s string) bool {
 
 // SignCertPayload signs c with key (the node's signing key; c.KeyID is set to key.ID) and
 // returns the payload for the QR code. EINVALID for a number not in this system's form, a
-// name that is not masked, or a missing date.
+// name that is not masked, a missing date, or a number whose issuer is not a unit of key's
+// node.
 func SignCertPayload(key *PrivateKey, c CertPayload) (string, error) {
 	c.KeyID = key.ID
 	body, err := c.body()
 	if err != nil {
 		return "", err
+	}
+	if !issuedIn(c.Number, key.Node) {
+		return "", yipanqi.FieldErrorf(yipanqi.EINVALID, "number", "婚育证明“%s”不是节点 %s 的单位签发的，不能用密钥 %s 签名", c.Number, key.Node, key.ID)
 	}
 	sig, err := key.key.Sign(rand.Reader, []byte(CertPayloadDomain+body), sm2.DefaultSM2SignerOpts)
 	if err != nil {
@@ -138,6 +149,10 @@ func ParseCertPayload(p string) (c *CertPayload, msg, sig []byte, err error) {
 	return c, []byte(CertPayloadDomain + string(body)), sig, nil
 }
 
+func notIssuedBy(c *CertPayload, node string) error {
+	return yipanqi.FieldErrorf(yipanqi.EFORBIDDEN, "p", "核验码由节点 %s 的密钥签名，而证明编号 %s 不属于该节点的签发单位", node, c.Number)
+}
+
 // VerifyCertPayloadKey checks p against the public key pub alone (whose id must be the
 // payload's key id) and returns what it states. EINVALID for a malformed payload;
 // EFORBIDDEN (field p) when the key is another or the signature does not verify.
@@ -149,6 +164,9 @@ func VerifyCertPayloadKey(pub *PublicKey, p string) (*CertPayload, error) {
 	if c.KeyID != pub.ID {
 		return nil, yipanqi.FieldErrorf(yipanqi.EFORBIDDEN, "p", "核验码由密钥 %s 签名，不是密钥 %s", c.KeyID, pub.ID)
 	}
+	if !issuedIn(c.Number, pub.Node) {
+		return nil, notIssuedBy(c, pub.Node)
+	}
 	if !sm2.VerifyASN1WithSM2(pub.key, nil, msg, sig) {
 		return nil, yipanqi.FieldErrorf(yipanqi.EFORBIDDEN, "p", "核验码签名无效：内容可能被篡改")
 	}
@@ -156,7 +174,8 @@ func VerifyCertPayloadKey(pub *PublicKey, p string) (*CertPayload, error) {
 }
 
 // VerifyCertPayload checks p against the trust list: its key must be on the list under the
-// node its id names and valid on the day it was signed (some instant of that day in China
+// node its id names, the number's issuer must be a unit of that node (its code starts with
+// the node's), the key must be valid on the day it was signed (some instant of that day in China
 // within NotBefore ≤ t < NotAfter), and the SM2 signature must verify. It returns what the
 // payload states; EINVALID for a malformed payload, EFORBIDDEN (field p) otherwise. It does
 // not look at the clock: whether the certificate is still valid today is the caller's
@@ -170,6 +189,9 @@ func (tl *TrustList) VerifyCertPayload(p string) (*CertPayload, error) {
 	k, ok := tl.keys[c.KeyID]
 	if !ok || k.node != node {
 		return nil, yipanqi.FieldErrorf(yipanqi.EFORBIDDEN, "p", "核验码的签名密钥 %s 不在信任列表（第 %d 版）中", c.KeyID, tl.Version)
+	}
+	if !issuedIn(c.Number, node) {
+		return nil, notIssuedBy(c, node)
 	}
 	start := time.Date(c.SignedOn.Year, c.SignedOn.Month, c.SignedOn.Day, 0, 0, 0, 0, shanghai)
 	if !k.NotBefore.Before(start.Add(24*time.Hour)) || !start.Before(k.NotAfter) {

@@ -1,12 +1,15 @@
 package exchange_test
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emmansun/gmsm/sm2"
 
 	"yipanqi"
 	"yipanqi/exchange"
@@ -76,6 +79,31 @@ func TestCertPayload(t *testing.T) {
 	full.MaskedName = "张小明"
 	_, err = exchange.SignCertPayload(f.a44, full)
 	wantError(t, err, yipanqi.EINVALID, "masked_name")
+	foreign := c
+	foreign.Number = "350102001-2026-000001-ABCDEF" // a unit of node 35
+	_, err = exchange.SignCertPayload(f.a44, foreign)
+	wantError(t, err, yipanqi.EINVALID, "number")
+	// Node 35 signing a number of node 44's units: refused by the list although 35's key is on it.
+	p35, err := exchange.SignCertPayload(f.k35, exchange.CertPayload{Number: "350102001-2026-000001-ABCDEF",
+		MaskedName: c.MaskedName, IssuedOn: c.IssuedOn, ValidUntil: c.ValidUntil, SignedOn: c.SignedOn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.trust.VerifyCertPayload(p35); err != nil {
+		t.Fatalf("node 35's own certificate: %v", err)
+	}
+	// Signed by hand (SignCertPayload refuses it), with a good signature.
+	b44 := "440106001-2026-000001-ABCDEF|张*明|20260302|20290301|20260111|" + f.k35.ID
+	sig44, err := f.k35.SM2().Sign(rand.Reader, []byte(exchange.CertPayloadDomain+b44), sm2.DefaultSM2SignerOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding
+	_, err = f.trust.VerifyCertPayload("1." + enc.EncodeToString([]byte(b44)) + "." + enc.EncodeToString(sig44))
+	wantError(t, err, yipanqi.EFORBIDDEN, "p")
+	if err != nil && !strings.Contains(yipanqi.ErrorMessage(err), "不属于该节点") {
+		t.Errorf("node 35 vouching for 44's number: %v; want refused for the issuer", err)
+	}
 	seen := c
 	seen.Number = "GD2019-00077"
 	_, err = exchange.SignCertPayload(f.a44, seen)
