@@ -1,8 +1,10 @@
 package yipanqi
 
 import (
+	"crypto/rand"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -89,29 +91,67 @@ func (c *Certificate) StatusOn(day Date) CertificateStatus {
 }
 
 // certNumberRE is the number of a certificate issued by a Yipanqi node: the issuer's
-// division code (2, 4, 6, 9 or 12 digits), the year of issue and a 6-digit serial, joined
-// by hyphens.
-var certNumberRE = regexp.MustCompile(`^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})-(\d{4})-(\d{6})$`)
+// division code (2, 4, 6, 9 or 12 digits), the year of issue, a 6-digit serial and a check
+// code of CertCheckLen characters (CertCheckAlphabet), joined by hyphens. The check code is
+// missing from numbers given before it existed (paper certificates, older issues).
+var certNumberRE = regexp.MustCompile(`^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})-(\d{4})-(\d{6})(?:-([0-9A-HJKMNP-TV-Z]{6}))?$`)
 
 // seenNumberRE is what a certificate number written by another system may look like: 1–50
 // ASCII letters, digits and hyphens, starting with a letter or digit.
 var seenNumberRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z-]{0,49}$`)
 
-// CertificateNumber returns the number of the serial-th certificate issued by the unit
-// issuer in year: "440106001-2026-000123".
-func CertificateNumber(issuer string, year, serial int) string {
-	return fmt.Sprintf("%s-%04d-%06d", issuer, year, serial)
+// CertCheckAlphabet is the alphabet of a certificate number's check code: Crockford's base32
+// (digits and capital letters without I, L, O and U), so that it reads back from paper.
+const CertCheckAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// CertCheckLen is the length of the check code: 6 characters, 30 random bits, so that a
+// number cannot be guessed from its neighbours (one chance in about a billion per try).
+const CertCheckLen = 6
+
+// NewCertificateCheck returns a random check code for a new certificate number.
+func NewCertificateCheck() string {
+	var b [CertCheckLen]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("certificate check code: %v", err)) // crypto/rand does not fail on supported systems
+	}
+	for i := range b {
+		b[i] = CertCheckAlphabet[b[i]&31]
+	}
+	return string(b[:])
 }
 
-// ParseCertificateNumber splits a number in the form of CertificateNumber. ok is false for
-// any other string.
-func ParseCertificateNumber(number string) (issuer string, year, serial int, ok bool) {
+// CertificateNumber returns the number of the serial-th certificate issued by the unit
+// issuer in year, with the check code check: "440106001-2026-000123-K7QX2M". An empty check
+// gives the form without a check code ("440106001-2026-000123").
+func CertificateNumber(issuer string, year, serial int, check string) string {
+	if check == "" {
+		return fmt.Sprintf("%s-%04d-%06d", issuer, year, serial)
+	}
+	return fmt.Sprintf("%s-%04d-%06d-%s", issuer, year, serial, check)
+}
+
+// ParseCertificateNumber splits a number in the form of CertificateNumber. check is "" for
+// a number without a check code. ok is false for any other string.
+func ParseCertificateNumber(number string) (issuer string, year, serial int, check string, ok bool) {
 	m := certNumberRE.FindStringSubmatch(number)
 	if m == nil {
-		return "", 0, 0, false
+		return "", 0, 0, "", false
 	}
 	year, serial = digits(m[2]), digits(m[3])
-	return m[1], year, serial, serial > 0
+	return m[1], year, serial, m[4], serial > 0
+}
+
+// NormalizeCertificateNumber returns number with surrounding space removed and, when it is
+// in the form of CertificateNumber once capitalised, capitalised: a check code typed in
+// small letters finds its certificate. Other numbers (seen ones) are left as they are.
+func NormalizeCertificateNumber(number string) string {
+	number = strings.TrimSpace(number)
+	if up := strings.ToUpper(number); up != number {
+		if _, _, _, _, ok := ParseCertificateNumber(up); ok {
+			return up
+		}
+	}
+	return number
 }
 
 // PlausibleCertificateNumber reports whether number can be the number of any certificate,

@@ -85,6 +85,7 @@ type Region struct {
 	HTTPAddr string
 
 	admin   *exchange.Transport
+	httpLn  net.Listener // opened before the nodes, so that each knows its public address
 	httpSrv *http.Server
 	ctx     context.Context // the engines' context
 	stop    context.CancelFunc
@@ -176,6 +177,12 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 		return nil, err
 	}
 	r.replies = newReplier(r)
+	if cfg.HTTP != "" {
+		if r.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
+			return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "http", "状态页无法监听 %s：%v", cfg.HTTP, err)
+		}
+		r.HTTPAddr = r.httpLn.Addr().String()
+	}
 
 	for _, code := range codes {
 		n, err := r.openNode(ctx, code, names[code], url)
@@ -339,7 +346,8 @@ func (r *Region) openNode(ctx context.Context, code, name, url string) (*Node, e
 	}
 	n.Status = &web.Node{Code: code, Name: name, Store: db, Types: typeNames(), NATS: health, InboxLag: lag, Now: r.cfg.Now}
 	n.App, err = web.New(web.Config{Code: code, Name: name, BasePath: "/" + code, Store: db, Node: n.Engine,
-		Divisions: r.cfg.Tree, Status: n.Status, Now: r.cfg.Now, Logger: r.cfg.Logger, Trust: r.Keys.Trust, KeyID: r.Keys.Nodes[code].ID})
+		Divisions: r.cfg.Tree, Status: n.Status, Now: r.cfg.Now, Logger: r.cfg.Logger, Trust: r.Keys.Trust, KeyID: r.Keys.Nodes[code].ID,
+		PublicURL: r.publicURL(code), Key: r.Keys.Nodes[code]})
 	if err != nil {
 		n.close()
 		return nil, err
@@ -377,16 +385,11 @@ func (r *Region) orgUnits(ctx context.Context, n *Node) error {
 	return n.DB.UpsertOrgUnits(ctx, units)
 }
 
-// serveHTTP starts one HTTP server with handler.
+// serveHTTP serves handler on the listener opened before the nodes.
 func (r *Region) serveHTTP() error {
 	mux := r.handler()
-	l, err := net.Listen("tcp", r.cfg.HTTP)
-	if err != nil {
-		return yipanqi.FieldErrorf(yipanqi.EINVALID, "http", "状态页无法监听 %s：%v", r.cfg.HTTP, err)
-	}
-	r.HTTPAddr = l.Addr().String()
 	r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = r.httpSrv.Serve(l) }()
+	go func() { _ = r.httpSrv.Serve(r.httpLn) }()
 	return nil
 }
 
@@ -404,6 +407,22 @@ func (r *Region) handler() *http.ServeMux {
 	return mux
 }
 
+// publicURL is the public address of node code's application in the demo: the demo's own
+// HTTP address (127.0.0.1 for an unspecified host) and /<code>; "" without an HTTP server.
+func (r *Region) publicURL(code string) string {
+	if r.HTTPAddr == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(r.HTTPAddr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/" + code
+}
+
 // Err returns a channel that gets an error if a node's engine stops on its own.
 func (r *Region) Err() <-chan error { return r.runErr }
 
@@ -414,6 +433,8 @@ func (r *Region) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = r.httpSrv.Shutdown(ctx)
 		cancel()
+	} else if r.httpLn != nil { // Start failed before serving
+		r.httpLn.Close()
 	}
 	r.stop()
 	if r.replies != nil {

@@ -238,8 +238,7 @@ type reissueReply struct {
 // node's registry as seen, in tx, and returns what the timeline note adds. The holder is the
 // person of the case, named as the request named them; the issuer is the hometown unit that
 // answered. Nothing is registered when the reply lacks what a registry entry needs or does
-// not pass the registry's checks, or when the number is already registered (the registry then
-// already answers for it).
+// not pass the registry's checks, or when a seen record of the number is already registered.
 func (n *Node) registerSeen(ctx context.Context, tx *sqlstore.Tx, c *yipanqi.Case, f *reissueReply) (string, error) {
 	issued, err1 := yipanqi.ParseDate(f.IssuedOn)
 	valid, err2 := yipanqi.ParseDate(f.ValidUntil)
@@ -252,7 +251,7 @@ func (n *Node) registerSeen(ctx context.Context, tx *sqlstore.Tx, c *yipanqi.Cas
 	}
 	_ = json.Unmarshal(c.Data, &req)
 	issuer := c.PeerUnit
-	if code, _, _, ok := yipanqi.ParseCertificateNumber(f.Cert); ok {
+	if code, _, _, _, ok := yipanqi.ParseCertificateNumber(f.Cert); ok {
 		issuer = code
 	}
 	cert := &yipanqi.Certificate{Number: f.Cert, Kind: yipanqi.CertSeen, IDNumber: c.PersonIDNumber, HolderName: req.Name,

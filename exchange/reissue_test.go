@@ -81,9 +81,14 @@ func TestCertReissue(t *testing.T) {
 			t.Fatal(err)
 		}
 		clerk := yipanqi.NewContextWithUser(ctx, &yipanqi.User{Username: "t", OrgUnit: unit44a})
-		seen, err := a.db.Certificate(clerk, right)
+		seen, err := a.db.CertificateInScope(clerk, a.scope(t), right)
 		if err != nil {
 			t.Fatalf("the arrived certificate is not in the residence's registry: %v", err)
+		}
+		// A seen record is local evidence: the residence's unscoped (and public) lookup does not
+		// answer for another node's certificate.
+		if _, err := a.db.Certificate(clerk, right); yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+			t.Errorf("the residence's unscoped lookup of the seen %s: %v; want ENOTFOUND", right, err)
 		}
 		if seen.Kind != yipanqi.CertSeen || seen.IDNumber != id || seen.HolderName != "测试乙" || seen.OrgUnit != unit44a ||
 			seen.IssuerCode != issued.IssuerCode || seen.IssuedOn != issued.IssuedOn || seen.ValidUntil != issued.ValidUntil ||

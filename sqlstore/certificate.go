@@ -78,11 +78,11 @@ func (db *DB) checkCertificate(ctx context.Context, c *yipanqi.Certificate) erro
 	switch c.Kind {
 	case yipanqi.CertIssued:
 		if c.Number != "" {
-			issuer, year, _, ok := yipanqi.ParseCertificateNumber(c.Number)
+			issuer, year, _, _, ok := yipanqi.ParseCertificateNumber(c.Number)
 			if !ok {
 				return yipanqi.FieldErrorf(yipanqi.EINVALID, "number",
-					"婚育证明编号“%s”格式无效：应为“签发单位代码-年份-6 位序号”，例如 %s", c.Number,
-					yipanqi.CertificateNumber(c.IssuerCode, c.IssuedOn.Year, 1))
+					"婚育证明编号“%s”格式无效：应为“签发单位代码-年份-6 位序号-校验码”，例如 %s", c.Number,
+					yipanqi.CertificateNumber(c.IssuerCode, c.IssuedOn.Year, 1, "K7QX2M"))
 			}
 			if issuer != c.IssuerCode || year != c.IssuedOn.Year {
 				return yipanqi.FieldErrorf(yipanqi.EINVALID, "number",
@@ -119,18 +119,24 @@ func (db *DB) checkCertificate(ctx context.Context, c *yipanqi.Certificate) erro
 // from elsewhere (Kind seen), and sets c.ID, c.CreatedAt and, for an issued certificate
 // given without a number, c.Number.
 //
-// An issued certificate's number is "<issuer code>-<year of issue>-<6-digit serial>"
-// (yipanqi.CertificateNumber); when c.Number is empty the store takes the next serial of the
-// issuer and year in the same transaction, so concurrent issues on any number of handles get
-// distinct numbers and a failed issue uses none. A number given explicitly (a paper
-// certificate entered afterwards) must have that form and match the issuer and year; the
-// counter then moves past it. A seen certificate keeps the number printed on it.
+// An issued certificate's number is "<issuer code>-<year of issue>-<6-digit serial>-<check>"
+// (yipanqi.CertificateNumber), the check code random (yipanqi.NewCertificateCheck), so that
+// no number can be guessed from another. When c.Number is empty the store takes the next
+// serial of the issuer and year in the same transaction, so concurrent issues on any number
+// of handles get distinct numbers and a failed issue uses none; a number this node already
+// holds in any kind (a seen record that happens to carry it) is skipped, never refused. A
+// number given explicitly (a paper certificate entered afterwards) must have that form, with
+// or without a check code, and match the issuer and year; the counter then moves past it.
+//
+// A seen certificate keeps the number printed on it. It is local evidence only: numbers are
+// unique among issued certificates and, separately, among seen ones, so a seen record never
+// takes a number from the issuer, and the unscoped lookup (Certificate) never returns one.
 //
 // c.OrgUnit, the unit holding the record, defaults to the issuer for an issued certificate
 // and to the unit of the user in ctx for a seen one.
 //
 // EINVALID naming the field for anything invalid (nothing is stored); ECONFLICT when the
-// number is already registered. Audited as "certificate.issue" (object: the number) in the
+// number is already registered in the same kind. Audited as "certificate.issue" (object: the number) in the
 // same transaction.
 func (db *DB) IssueCertificate(ctx context.Context, c *yipanqi.Certificate) error {
 	v := *c
@@ -146,15 +152,15 @@ func (db *DB) IssueCertificate(ctx context.Context, c *yipanqi.Certificate) erro
 
 // IssueCertificate is DB.IssueCertificate inside the transaction, so that a certificate
 // registers together with the step that brings it (the arrival of a reissued one). A number
-// already registered is ECONFLICT, found before the insert so that the transaction stays
-// usable.
+// already registered in the same kind is ECONFLICT, found before the insert so that the
+// transaction stays usable.
 func (tx *Tx) IssueCertificate(ctx context.Context, c *yipanqi.Certificate) error {
 	v := *c
 	if err := tx.db.checkCertificate(ctx, &v); err != nil {
 		return err
 	}
 	var n int
-	if err := tx.q.row(ctx, "SELECT COUNT(*) FROM certificates WHERE number = ?", v.Number).Scan(&n); err != nil {
+	if err := tx.q.row(ctx, "SELECT COUNT(*) FROM certificates WHERE number = ? AND kind = ?", v.Number, string(v.Kind)).Scan(&n); err != nil {
 		return fmt.Errorf("issue certificate: %w", err)
 	}
 	if n > 0 {
@@ -173,12 +179,8 @@ func (db *DB) insertCertificate(ctx context.Context, qq q, c *yipanqi.Certificat
 	now := db.now()
 	actor, unit := actorFrom(ctx)
 	if v.Kind == yipanqi.CertIssued {
-		serial, err := db.takeSerial(ctx, qq, v)
-		if err != nil {
+		if err := db.numberIssued(ctx, qq, v); err != nil {
 			return err
-		}
-		if v.Number == "" {
-			v.Number = yipanqi.CertificateNumber(v.IssuerCode, v.IssuedOn.Year, serial)
 		}
 	}
 	err := qq.row(ctx, `INSERT INTO certificates (number, kind, id_number, holder_name, hukou_address,
@@ -197,6 +199,32 @@ func (db *DB) insertCertificate(ctx context.Context, qq q, c *yipanqi.Certificat
 		Object: v.Number, Reason: string(v.Kind)})
 }
 
+// maxSkips bounds how many numbers already held locally an issue skips before it gives up
+// (with random check codes a second skip in a row does not happen).
+const maxSkips = 8
+
+// numberIssued takes the serial of the issued certificate c and, when c has no number, gives
+// it the next number of its issuer and year that this node does not hold in any kind.
+func (db *DB) numberIssued(ctx context.Context, qq q, c *yipanqi.Certificate) error {
+	given := c.Number != ""
+	for range maxSkips {
+		serial, err := db.takeSerial(ctx, qq, c)
+		if err != nil || given {
+			return err
+		}
+		number := yipanqi.CertificateNumber(c.IssuerCode, c.IssuedOn.Year, serial, yipanqi.NewCertificateCheck())
+		var n int
+		if err := qq.row(ctx, "SELECT COUNT(*) FROM certificates WHERE number = ?", number).Scan(&n); err != nil {
+			return fmt.Errorf("issue certificate: %w", err)
+		}
+		if n == 0 {
+			c.Number = number
+			return nil
+		}
+	}
+	return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "number", "签发单位 %s 的婚育证明编号连续 %d 个已被本地记录占用，请联系管理员", c.IssuerCode, maxSkips)
+}
+
 // takeSerial returns the serial of an issued certificate: the next one of its issuer and
 // year when c has no number, else the serial of its number, which the counter then passes.
 // One upsert either way, which both databases run atomically (the row lock on PostgreSQL,
@@ -204,7 +232,7 @@ func (db *DB) insertCertificate(ctx context.Context, qq q, c *yipanqi.Certificat
 func (db *DB) takeSerial(ctx context.Context, qq q, c *yipanqi.Certificate) (int, error) {
 	var serial int
 	if c.Number != "" {
-		_, _, given, _ := yipanqi.ParseCertificateNumber(c.Number) // checked by checkCertificate
+		_, _, given, _, _ := yipanqi.ParseCertificateNumber(c.Number) // checked by checkCertificate
 		_, err := qq.exec(ctx, `INSERT INTO certificate_serials (issuer_code, year, last_serial) VALUES (?, ?, ?)
 			ON CONFLICT (issuer_code, year) DO UPDATE SET last_serial = CASE
 				WHEN certificate_serials.last_serial < excluded.last_serial THEN excluded.last_serial
@@ -226,26 +254,49 @@ func (db *DB) takeSerial(ctx context.Context, qq q, c *yipanqi.Certificate) (int
 	return serial, nil
 }
 
-// Certificate returns the certificate with the number, whoever holds it: the lookup behind
-// the automatic cert.check answer and the public verification page, which need no scope.
-// ENOTFOUND when no certificate has the number.
+// Certificate returns the certificate this node issued with the number, whichever unit
+// issued it: the lookup behind the automatic cert.check answer and the hometown's reissue
+// answer, which need no scope. A seen record (local evidence of another issuer's
+// certificate) is never returned. ENOTFOUND when this node issued no certificate with the
+// number.
 //
 // Finding one is audited as "certificate.view" (object: the number) by the actor in ctx —
-// the engine's system user, or "public" for the verification page — before it is returned;
-// a miss shows nothing and logs nothing.
+// the engine's system user, or a member of staff — before it is returned; a miss shows
+// nothing and logs nothing. The public verification page uses PublicCertificate instead.
 func (db *DB) Certificate(ctx context.Context, number string) (*yipanqi.Certificate, error) {
-	if !yipanqi.PlausibleCertificateNumber(number) {
-		return nil, yipanqi.Errorf(yipanqi.ENOTFOUND, "查无此证：婚育证明编号“%s”未登记", number)
-	}
-	c, err := scanCertificate(db.q().row(ctx, "SELECT "+certColumns+" FROM certificates WHERE number = ?", number))
+	c, err := db.issuedCertificate(ctx, number)
 	if err != nil {
-		return nil, notFound(fmt.Errorf("certificate: %w", err), "查无此证：婚育证明编号“%s”未登记", number)
+		return nil, err
 	}
 	if err := db.auditRead(ctx, "certificate.view", number); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
+
+// PublicCertificate is Certificate for the public verification page: the same answer, but
+// nothing is written. An anonymous hit has no one to name in the audit log, and a row per hit
+// would let anyone fill the log; the page counts its hits instead (web, metric
+// yipanqi_cert_verify_requests_total).
+func (db *DB) PublicCertificate(ctx context.Context, number string) (*yipanqi.Certificate, error) {
+	return db.issuedCertificate(ctx, number)
+}
+
+func (db *DB) issuedCertificate(ctx context.Context, number string) (*yipanqi.Certificate, error) {
+	if !yipanqi.PlausibleCertificateNumber(number) {
+		return nil, yipanqi.Errorf(yipanqi.ENOTFOUND, "查无此证：婚育证明编号“%s”未登记", number)
+	}
+	c, err := scanCertificate(db.q().row(ctx, "SELECT "+certColumns+" FROM certificates WHERE number = ? AND kind = ?",
+		number, string(yipanqi.CertIssued)))
+	if err != nil {
+		return nil, notFound(fmt.Errorf("certificate: %w", err), "查无此证：婚育证明编号“%s”未登记", number)
+	}
+	return c, nil
+}
+
+// issuedFirst ends a query of the records with a number: the certificate this node issued
+// before a seen record of the same number, one row.
+const issuedFirst = " ORDER BY CASE WHEN kind = 'issued' THEN 0 ELSE 1 END LIMIT 1"
 
 // certInScope is the jurisdiction of a certificate record: the unit that holds it lies in
 // the scope, or its holder is a person residing in the scope.
@@ -296,10 +347,18 @@ func (db *DB) PersonCertificates(ctx context.Context, scope yipanqi.Scope, idNum
 }
 
 // RevokeCertificate marks the certificate with the number revoked, for the reason given
-// (required, at most 200 characters), as of now. EINVALID without a reason; ENOTFOUND for an
+// (required, at most 200 characters), as of now: the one this node issued, or the seen
+// record when it issued none with the number. EINVALID without a reason; ENOTFOUND for an
 // unknown number; ECONFLICT when it is already revoked. Nothing changes on error. Audited as
 // "certificate.revoke" (object: the number, reason: the reason) in the same transaction.
 func (db *DB) RevokeCertificate(ctx context.Context, number, reason string) error {
+	return db.RevokeCertificateKind(ctx, number, "", reason)
+}
+
+// RevokeCertificateKind is RevokeCertificate of the record of the kind given (issued or
+// seen; "" for either, issued first), so that revoking a seen record never touches the
+// certificate an issuer holds under the same number.
+func (db *DB) RevokeCertificateKind(ctx context.Context, number string, kind yipanqi.CertificateKind, reason string) error {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "reason", "注销原因不能为空")
@@ -310,15 +369,17 @@ func (db *DB) RevokeCertificate(ctx context.Context, number, reason string) erro
 	now := db.now()
 	actor, unit := actorFrom(ctx)
 	return db.inTx(ctx, func(qq q) error {
+		var id int64
 		var revoked bool
-		if err := qq.row(ctx, "SELECT revoked FROM certificates WHERE number = ?", number).Scan(&revoked); err != nil {
+		if err := qq.row(ctx, "SELECT id, revoked FROM certificates WHERE number = ? AND (? = '' OR kind = ?)"+issuedFirst,
+			number, string(kind), string(kind)).Scan(&id, &revoked); err != nil {
 			return notFound(fmt.Errorf("revoke certificate: %w", err), "查无此证：婚育证明编号“%s”未登记", number)
 		}
 		if revoked {
 			return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "number", "婚育证明“%s”已注销", number)
 		}
-		if _, err := qq.exec(ctx, "UPDATE certificates SET revoked = ?, revoked_at = ?, revoked_reason = ? WHERE number = ?",
-			true, db.dialect.timeArg(now), reason, number); err != nil {
+		if _, err := qq.exec(ctx, "UPDATE certificates SET revoked = ?, revoked_at = ?, revoked_reason = ? WHERE id = ?",
+			true, db.dialect.timeArg(now), reason, id); err != nil {
 			return fmt.Errorf("revoke certificate: %w", err)
 		}
 		return db.audit(ctx, qq, &yipanqi.AuditEntry{Actor: actor, OrgUnit: unit, Action: "certificate.revoke",
@@ -326,7 +387,7 @@ func (db *DB) RevokeCertificate(ctx context.Context, number, reason string) erro
 	})
 }
 
-// RecordCertificatePosting records that an issued certificate was posted (the cert.reissue
+// RecordCertificatePosting records that a certificate this node issued was posted (the cert.reissue
 // reply): to which township or community (a division code), with which mail tracking number,
 // on which day (not after today, not before the issue). A later posting replaces an earlier
 // one. EINVALID naming the field; ENOTFOUND for an unknown number; ECONFLICT for a revoked
@@ -349,7 +410,8 @@ func (db *DB) RecordCertificatePosting(ctx context.Context, number, postedTo, tr
 	return db.inTx(ctx, func(qq q) error {
 		var revoked bool
 		var issued yipanqi.Date
-		if err := qq.row(ctx, "SELECT revoked, issued_on FROM certificates WHERE number = ?", number).Scan(&revoked, &issued); err != nil {
+		if err := qq.row(ctx, "SELECT revoked, issued_on FROM certificates WHERE number = ? AND kind = ?", number,
+			string(yipanqi.CertIssued)).Scan(&revoked, &issued); err != nil {
 			return notFound(fmt.Errorf("record posting: %w", err), "查无此证：婚育证明编号“%s”未登记", number)
 		}
 		if revoked {
@@ -358,8 +420,8 @@ func (db *DB) RecordCertificatePosting(ctx context.Context, number, postedTo, tr
 		if on.Before(issued) {
 			return yipanqi.FieldErrorf(yipanqi.EINVALID, "posted_on", "寄送日期 %s 早于签发日期 %s", on, issued)
 		}
-		if _, err := qq.exec(ctx, "UPDATE certificates SET posted_to = ?, tracking_number = ?, posted_on = ? WHERE number = ?",
-			postedTo, trackingNo, on, number); err != nil {
+		if _, err := qq.exec(ctx, "UPDATE certificates SET posted_to = ?, tracking_number = ?, posted_on = ? WHERE number = ? AND kind = ?",
+			postedTo, trackingNo, on, number, string(yipanqi.CertIssued)); err != nil {
 			return fmt.Errorf("record posting: %w", err)
 		}
 		return db.audit(ctx, qq, &yipanqi.AuditEntry{Actor: actor, OrgUnit: unit, Action: "certificate.post",

@@ -81,7 +81,8 @@ func (db *DB) PersonCases(ctx context.Context, scope yipanqi.Scope, idNumber str
 // CertificateInScope returns the certificate with the number when the scope may see it, by
 // the rule of PersonCertificates: the unit holding the record lies in the scope, or the
 // holder resides in it. ENOTFOUND otherwise (an unknown number and one out of scope look
-// the same). EFORBIDDEN for the zero Scope.
+// the same). EFORBIDDEN for the zero Scope. When the scope may see both the certificate
+// this node issued and a seen record of the same number, it is the issued one.
 //
 // Seeing it is audited as "certificate.view" (object: the number) by the actor in ctx.
 func (db *DB) CertificateInScope(ctx context.Context, scope yipanqi.Scope, number string) (*yipanqi.Certificate, error) {
@@ -92,7 +93,7 @@ func (db *DB) CertificateInScope(ctx context.Context, scope yipanqi.Scope, numbe
 		return nil, yipanqi.Errorf(yipanqi.ENOTFOUND, "未找到婚育证明“%s”，或它不在您的管辖范围内", number)
 	}
 	lo, hi := scope.Range()
-	c, err := scanCertificate(db.q().row(ctx, "SELECT "+certColumns+" FROM certificates WHERE number = ? AND "+certInScope,
+	c, err := scanCertificate(db.q().row(ctx, "SELECT "+certColumns+" FROM certificates WHERE number = ? AND "+certInScope+issuedFirst,
 		number, lo, hi, lo, hi))
 	if err != nil {
 		return nil, notFound(fmt.Errorf("certificate in scope: %w", err), "未找到婚育证明“%s”，或它不在您的管辖范围内", number)
@@ -134,7 +135,7 @@ func (db *DB) RecordCertificateHandover(ctx context.Context, scope yipanqi.Scope
 	return db.inTx(ctx, func(qq q) error {
 		var revoked bool
 		var issued yipanqi.Date
-		if err := qq.row(ctx, "SELECT revoked, issued_on FROM certificates WHERE number = ? AND "+certInScope,
+		if err := qq.row(ctx, "SELECT revoked, issued_on FROM certificates WHERE number = ? AND "+certInScope+issuedFirst,
 			number, lo, hi, lo, hi).Scan(&revoked, &issued); err != nil {
 			return notFound(fmt.Errorf("record handover: %w", err), "未找到婚育证明“%s”，或它不在您的管辖范围内", number)
 		}

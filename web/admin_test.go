@@ -323,6 +323,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func (ta *testApp) remount(t *testing.T, cfg web.Config) {
 	t.Helper()
 	cfg.Code, cfg.Name, cfg.BasePath, cfg.Store, cfg.Now, cfg.FailDelay = "44", "广东", ta.base, ta.db, ta.clock.Now, time.Nanosecond
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = testPublicURL
+	}
 	app, err := web.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ import (
 	"yipanqi/exchange"
 	"yipanqi/meeting"
 	"yipanqi/sqlstore"
+	"yipanqi/web/print"
 )
 
 //go:embed templates/app/*.html
@@ -76,6 +77,12 @@ type Config struct {
 	// HolidaysFile is the calendar override file Calendar was loaded from ("" for none);
 	// 系统管理 shows its path and text.
 	HolidaysFile string
+	// PublicURL is the address the public reaches this application at, base path included
+	// (node.toml [http] public_url, e.g. https://ypq.gd.example.gov.cn): the printed
+	// certificate's QR code is built from it, never from a request. "" refuses to print
+	// certificates. Key signs the QR code's payload (nil: none); docs/certificates.md.
+	PublicURL string
+	Key       *exchange.PrivateKey
 }
 
 // App is the web application of one node: the Chinese pages staff use, behind sign-in.
@@ -89,6 +96,8 @@ type App struct {
 
 	unitMu    sync.Mutex
 	unitNames map[string]string
+
+	verifier *print.Verifier // the public certificate page (printing.go)
 }
 
 // MaxFormBytes bounds a form post; a larger one is refused before it is read.
@@ -129,7 +138,11 @@ func New(cfg Config) (*App, error) {
 	if cfg.FailDelay == 0 {
 		cfg.FailDelay = time.Second
 	}
+	if err := CheckPublicURL(cfg.PublicURL); err != nil {
+		return nil, err
+	}
 	a := &App{cfg: cfg, mux: http.NewServeMux(), unitNames: map[string]string{}}
+	a.verifier = a.newVerifier()
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		return nil, err

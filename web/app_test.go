@@ -93,7 +93,8 @@ func startApp(t testing.TB, dsn string, node bool) *testApp {
 		}
 		ta.users[u.Username] = u
 	}
-	app, err := web.New(web.Config{Code: "44", Name: "广东", BasePath: ta.base, Store: db, Now: clk.Now, FailDelay: time.Nanosecond})
+	app, err := web.New(web.Config{Code: "44", Name: "广东", BasePath: ta.base, Store: db, Now: clk.Now, FailDelay: time.Nanosecond,
+		PublicURL: testPublicURL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ type certsPage struct {
 func (a *App) certsView(number, idNumber string, fe FormErrors) *certsPage {
 	return &certsPage{Errors: fe, CheckURL: a.url("/certs/check"), ListURL: a.url("/certs/list"), NewURL: a.url("/certs/new"),
 		Check: Field{Name: "number", Label: "婚育证明编号", Input: "text", Required: true, MaxLen: 50, Value: number, Error: fe["number"],
-			Hint: "如 430524101-2026-000017"},
+			Hint: "如 430524101-2026-000017-K7QX2M"},
 		IDNumber: Field{Name: "id_number", Label: "持证人公民身份号码", Input: "text", Required: true, MaxLen: 18, Value: idNumber,
 			Error: fe["id_number"]}}
 }
@@ -78,7 +78,7 @@ func (a *App) certsHome(w http.ResponseWriter, r *http.Request) {
 // validity, status); the store audits the lookup in the user's name.
 func (a *App) certCheck(w http.ResponseWriter, r *http.Request) {
 	fe := formErrors(r)
-	number := strings.TrimSpace(r.PostForm.Get("number"))
+	number := yipanqi.NormalizeCertificateNumber(r.PostForm.Get("number"))
 	if number == "" {
 		fe.Set("number", "请填写婚育证明编号")
 	}
@@ -87,6 +87,9 @@ func (a *App) certCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := a.cfg.Store.Certificate(r.Context(), number)
+	if yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND { // not issued here: a seen record the user may see
+		c, err = a.cfg.Store.CertificateInScope(r.Context(), scopeOf(r), number)
+	}
 	switch yipanqi.ErrorCode(err) {
 	case "":
 	case yipanqi.ENOTFOUND:
@@ -158,7 +161,7 @@ func (a *App) certFormView(form map[string]string, fe FormErrors) *certForm {
 		marital,
 		f("issued_on", "签发日期", "date", true, 0, "格式 YYYY-MM-DD，不晚于今天"),
 		f("valid_until", "有效期至", "date", true, 0, "格式 YYYY-MM-DD，晚于签发日期"),
-		f("number", "证明编号", "text", false, 50, "本单位签发的留空，由系统按“单位代码-年份-序号”编号；外地证明按证上所印编号填写"),
+		f("number", "证明编号", "text", false, 50, "本单位签发的留空，由系统按“单位代码-年份-序号-校验码”编号；外地证明按证上所印编号填写"),
 		f("issuer_code", "签发单位代码（外地证明）", "text", false, 12, "外地证明填写签发单位的行政区划代码；本单位签发的留空"),
 	}}
 }
@@ -370,7 +373,7 @@ func (a *App) certRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	fe := formErrors(r)
 	if !fe.Any() {
-		err := a.cfg.Store.RevokeCertificate(r.Context(), c.Number, r.PostForm.Get("reason"))
+		err := a.cfg.Store.RevokeCertificateKind(r.Context(), c.Number, c.Kind, r.PostForm.Get("reason"))
 		switch yipanqi.ErrorCode(err) {
 		case "":
 			http.Redirect(w, r, a.url("/certs/"+c.Number), http.StatusSeeOther)

@@ -112,7 +112,7 @@ func newStatusPage(s *Status) statusPage {
 // prefix with http.StripPrefix; the page's links are relative.
 func Handler(n *Node) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(n))
+	reg.MustRegister(NewCollector(n), verifyHits)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

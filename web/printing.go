@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"yipanqi"
+	"yipanqi/exchange"
 	"yipanqi/web/print"
 )
 
@@ -107,23 +111,44 @@ func (a *App) printCopy(w http.ResponseWriter, r *http.Request) {
 	a.writePrinted(w, r, "copy", p.IDNumber, func(b *bytes.Buffer) error { return print.WritePersonalCopy(b, c) })
 }
 
-// verifyBase is the public address of this application, for the certificate's QR code: the
-// scheme and host the request came by, and the base path.
-func (a *App) verifyBase(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil || a.cfg.Secure {
-		scheme = "https"
+// CheckPublicURL checks Config.PublicURL, and yipanqi serve node.toml's public_url: "" or an
+// absolute http(s) address without query, fragment, user or trailing slash, e.g.
+// https://ypq.gd.example.gov.cn or http://127.0.0.1:8044/44. EINVALID naming public_url.
+func CheckPublicURL(s string) error {
+	if s == "" {
+		return nil
 	}
-	return scheme + "://" + r.Host + a.cfg.BasePath
+	u, err := neturl.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(u.Path, "/") {
+		return yipanqi.FieldErrorf(yipanqi.EINVALID, "public_url",
+			"对外网址“%s”无效：应为 http:// 或 https:// 开头、不以 / 结尾、不带查询参数的完整网址，如 https://ypq.gd.example.gov.cn", s)
+	}
+	return nil
 }
 
-// printCert prints 《流动人口婚育证明》 with the QR code of its public verification page.
+// printCert prints 《流动人口婚育证明》 with the QR code of its public verification page: the
+// configured public address (never the request's Host), and the payload signed with the
+// node's key when the certificate is one this node issued.
 func (a *App) printCert(w http.ResponseWriter, r *http.Request) {
 	c := a.findCert(w, r)
 	if c == nil {
 		return
 	}
-	d := print.CertificateDoc{Cert: c, IssuerName: a.unitName(r.Context(), c.IssuerCode), VerifyBase: a.verifyBase(r)}
+	if a.cfg.PublicURL == "" {
+		a.failStatus(w, r, http.StatusServiceUnavailable, "本节点未配置对外网址（node.toml 的 [http] public_url），无法生成证明的核验二维码。")
+		return
+	}
+	d := print.CertificateDoc{Cert: c, IssuerName: a.unitName(r.Context(), c.IssuerCode), VerifyBase: a.cfg.PublicURL}
+	if a.cfg.Key != nil && c.Kind == yipanqi.CertIssued {
+		p, err := exchange.SignCertPayload(a.cfg.Key, exchange.CertPayload{Number: c.Number, MaskedName: print.MaskName(c.HolderName),
+			IssuedOn: c.IssuedOn, ValidUntil: c.ValidUntil, SignedOn: a.today()})
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		d.Payload = p
+	}
 	a.writePrinted(w, r, "certificate", c.Number, func(b *bytes.Buffer) error { return print.WriteCertificate(b, d) })
 }
 
@@ -174,9 +199,34 @@ func (a *App) printReport(w http.ResponseWriter, r *http.Request) {
 	a.writePrinted(w, r, "report", c.ID, func(b *bytes.Buffer) error { return print.WriteServiceReport(b, rep) })
 }
 
-// verifyCert is the public verification page of a certificate (no sign-in): the lookup is
-// the registry's, which audits it as the actor "public".
+// verifyHits counts the public verification page's requests by node and result
+// (print.Verifier.Count): the page writes no audit row per anonymous hit.
+var verifyHits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yipanqi_cert_verify_requests_total",
+	Help: "Requests to the public certificate verification page, by result (valid, expired, revoked, not_found, malformed, limited, signed_valid, signed_invalid, error)."},
+	[]string{"node", "result"})
+
+// newVerifier is the public verification page of this node: the registry's unaudited
+// lookup, rate-limited per client, payloads checked against the trust list (when the node
+// has one), hits counted.
+func (a *App) newVerifier() *print.Verifier {
+	v := &print.Verifier{Lookup: a.cfg.Store.PublicCertificate, Now: a.cfg.Now,
+		Limit: print.NewLimiter(print.DefaultVerifyBurst, print.DefaultVerifyEvery, a.cfg.Now),
+		Count: func(result string) { verifyHits.WithLabelValues(a.cfg.Code, result).Inc() }}
+	if tl := a.cfg.Trust; tl != nil {
+		v.CheckPayload = func(p string) (*print.SignedFields, error) {
+			c, err := tl.VerifyCertPayload(p)
+			if err != nil {
+				return nil, err
+			}
+			return &print.SignedFields{Number: c.Number, MaskedName: c.MaskedName, IssuedOn: c.IssuedOn, ValidUntil: c.ValidUntil,
+				SignedOn: c.SignedOn, KeyID: c.KeyID, Own: strings.HasPrefix(c.KeyID, a.cfg.Code+"-")}, nil
+		}
+	}
+	return v
+}
+
+// verifyCert is the public verification page of a certificate (no sign-in).
 func (a *App) verifyCert(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", printCSP)
-	print.VerifyHandler(a.cfg.Store.Certificate, a.cfg.Now).ServeHTTP(w, r)
+	a.verifier.ServeHTTP(w, r)
 }

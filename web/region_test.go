@@ -91,6 +91,8 @@ func startRegion(t *testing.T, dsns map[string]string) *region {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
+	rg.srv = httptest.NewServer(mux) // first: each node's public address is the server's
+	t.Cleanup(rg.srv.Close)
 	done := make(chan struct{}, len(regionNodes))
 	for _, spec := range regionNodes {
 		db := storetest.Open(t, dsns[spec.code])
@@ -124,7 +126,7 @@ func startRegion(t *testing.T, dsns map[string]string) *region {
 			}
 		}()
 		app, err := web.New(web.Config{Code: spec.code, Name: spec.name, BasePath: ta.base, Store: db, Node: node,
-			Now: clk.Now, FailDelay: time.Nanosecond})
+			Now: clk.Now, FailDelay: time.Nanosecond, PublicURL: rg.srv.URL + ta.base, Key: keys.Nodes[spec.code], Trust: keys.Trust})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,8 +139,6 @@ func startRegion(t *testing.T, dsns map[string]string) *region {
 			<-done
 		}
 	})
-	rg.srv = httptest.NewServer(mux)
-	t.Cleanup(rg.srv.Close)
 	for _, ta := range rg.apps {
 		ta.srv = rg.srv
 	}

@@ -16,7 +16,7 @@ import (
 
 var (
 	noticeLink = regexp.MustCompile(`href="/44/print/reissue/([0-9a-f-]{36})"`)
-	certNumber = regexp.MustCompile(hometown + `-\d{4}-\d{6}`)
+	certNumber = regexp.MustCompile(hometown + `-\d{4}-\d{6}-[0-9A-Z]{6}`)
 )
 
 // caseMessages is how many signed messages a node logged for a case.

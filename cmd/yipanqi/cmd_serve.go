@@ -105,6 +105,8 @@ type serveConfig struct {
 		// SecureCookies marks the sign-in cookies Secure: set it when the node is reached
 		// over HTTPS (a TLS-terminating proxy in front).
 		SecureCookies bool `toml:"secure_cookies"`
+		// PublicURL is the address the public reaches the node at (the certificate QR code).
+		PublicURL string `toml:"public_url"`
 	} `toml:"http"`
 }
 
@@ -224,8 +226,13 @@ func loadServeConfig(path string, o natsOverride) (*serveConfig, error) {
 		return nil, confErrorf(path, "keys.trust_list", "缺少信任列表文件")
 	case c.Node.OrgUnits != "" && c.Node.OrgUnits != orgUnitsProvince && c.Node.OrgUnits != orgUnitsNone:
 		return nil, confErrorf(path, "node.org_units", "“%s”无效：应为 \"province\"（按区划数据载入本省的市、县、乡镇）或 \"none\"", c.Node.OrgUnits)
+	case c.HTTP.PublicURL == "":
+		return nil, confErrorf(path, "http.public_url", "缺少对外网址（婚育证明二维码的核验地址），如 public_url = \"https://ypq.gd.example.gov.cn\"")
 	case c.NATS.Replicas < 0 || c.NATS.Replicas > 5:
 		return nil, confErrorf(path, "nats.replicas", "副本数 %d 无效，应为 1 到 5（单台服务器 1，集群 3）", c.NATS.Replicas)
+	}
+	if err := web.CheckPublicURL(c.HTTP.PublicURL); err != nil {
+		return nil, confError(path, "http.public_url", err)
 	}
 	if c.Node.OrgUnits == "" {
 		c.Node.OrgUnits = orgUnitsProvince
@@ -462,7 +469,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	app, err := web.New(web.Config{Code: c.Node.Code, Name: c.Node.Name, Store: db, Node: node, Divisions: tree,
 		Status: status, Now: env.Now, Logger: logger, Secure: c.HTTP.SecureCookies, Trust: trust, KeyID: key.ID,
-		Calendar: cal, HolidaysFile: c.Calendar.HolidaysFile, AssessRules: rules, MeetingRotation: rotation})
+		Calendar: cal, HolidaysFile: c.Calendar.HolidaysFile, AssessRules: rules, MeetingRotation: rotation,
+		PublicURL: c.HTTP.PublicURL, Key: key})
 	if err != nil {
 		return err
 	}

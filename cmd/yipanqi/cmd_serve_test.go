@@ -53,6 +53,7 @@ trust_list = %q
 
 [http]
 listen = "127.0.0.1:0"
+public_url = "https://ypq.gd.example"
 `, filepath.Join(keys, "node-44.key.pem"), filepath.Join(keys, "region.pub.pem"), filepath.Join(keys, "trust.json"))
 }
 
@@ -193,6 +194,8 @@ func TestServeBadConfig(t *testing.T) {
 		{"missing assessment rules", strings.Replace(good, "[keys]", "[assess]\nrules = \"/nonexistent/rules.toml\"\n\n[keys]", 1),
 			"node.toml:assess.rules："},
 		{"bad meeting rotation", strings.Replace(good, "[keys]", "[meetings]\norder = [\"44\", \"44\"]\n\n[keys]", 1), "node.toml:meetings.order："},
+		{"no public url", strings.Replace(good, "public_url = \"https://ypq.gd.example\"", "", 1), "node.toml:http.public_url："},
+		{"bad public url", strings.Replace(good, "https://ypq.gd.example", "ypq.gd.example/", 1), "node.toml:http.public_url："},
 		{"NATS port 4222", strings.Replace(good, "embedded = true", "embedded = true\nlisten = \"127.0.0.1:4222\"", 1),
 			"node.toml:nats.listen："},
 	} {

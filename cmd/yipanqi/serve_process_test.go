@@ -297,6 +297,7 @@ trust_list = %q
 
 [http]
 listen = "127.0.0.1:0"
+public_url = "https://ypq.example"
 `, n.code, name, n.dir, n.dsn, machineNATS, ns, filepath.Join(keys, "node-"+n.code+".key.pem"),
 		filepath.Join(keys, "region.pub.pem"), filepath.Join(keys, "trust.json"))
 	path := filepath.Join(n.dir, "node.toml")

@@ -40,6 +40,8 @@ func testCertificates(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("Revoke", func(t *testing.T) { testCertRevoke(t, open(t)) })
 	t.Run("Scope", func(t *testing.T) { testCertScope(t, open(t)) })
 	t.Run("Posting", func(t *testing.T) { testCertPosting(t, open(t)) })
+	t.Run("Unguessable", func(t *testing.T) { testCertUnguessable(t, open(t)) })
+	t.Run("SeenNumbers", func(t *testing.T) { testCertSeenNumbers(t, open(t)) })
 }
 
 func certClock(db *sqlstore.DB) {
@@ -52,6 +54,16 @@ func mustIssue(t *testing.T, db *sqlstore.DB, c *yipanqi.Certificate) *yipanqi.C
 		t.Fatalf("issue certificate: %v", err)
 	}
 	return c
+}
+
+// wantNumber checks that number is the serial-th number of issuer in year, with a check
+// code.
+func wantNumber(t *testing.T, what, number, issuer string, year, serial int) {
+	t.Helper()
+	is, y, n, check, ok := yipanqi.ParseCertificateNumber(number)
+	if !ok || is != issuer || y != year || n != serial || len(check) != yipanqi.CertCheckLen {
+		t.Errorf("%s = %q; want %s with a check code", what, number, yipanqi.CertificateNumber(issuer, year, serial, "XXXXXX"))
+	}
 }
 
 func auditActions(t *testing.T, db *sqlstore.DB, object string) []*yipanqi.AuditEntry {
@@ -75,37 +87,27 @@ func testCertIssueAndLookup(t *testing.T, db *sqlstore.DB) {
 		t.Fatalf("issue: %v", err)
 	}
 	year := a.IssuedOn.Year
-	if want := yipanqi.CertificateNumber(hometownTownship, year, 1); a.Number != want {
-		t.Fatalf("first number = %q, want %q", a.Number, want)
-	}
+	wantNumber(t, "first number", a.Number, hometownTownship, year, 1)
 	if a.ID == 0 || a.CreatedAt.IsZero() || a.OrgUnit != hometownTownship {
 		t.Errorf("after issue ID=%d CreatedAt=%v OrgUnit=%q; want set, set, the issuer", a.ID, a.CreatedAt, a.OrgUnit)
 	}
 	b := mustIssue(t, db, newCert(p))
-	if want := yipanqi.CertificateNumber(hometownTownship, year, 2); b.Number != want {
-		t.Errorf("second number = %q, want %q", b.Number, want)
-	}
+	wantNumber(t, "second number", b.Number, hometownTownship, year, 2)
 	other := newCert(p)
 	other.IssuerCode = hometown + "101"
 	mustIssue(t, db, other)
-	if want := yipanqi.CertificateNumber(hometown+"101", year, 1); other.Number != want {
-		t.Errorf("another issuer's first number = %q, want %q", other.Number, want)
-	}
+	wantNumber(t, "another issuer's first number", other.Number, hometown+"101", year, 1)
 	lastYear := newCert(p)
 	lastYear.IssuedOn = yipanqi.Date{Year: year - 1, Month: 12, Day: 30}
 	mustIssue(t, db, lastYear)
-	if want := yipanqi.CertificateNumber(hometownTownship, year-1, 1); lastYear.Number != want {
-		t.Errorf("last year's first number = %q, want %q", lastYear.Number, want)
-	}
+	wantNumber(t, "last year's first number", lastYear.Number, hometownTownship, year-1, 1)
 
 	// A paper certificate entered with its number moves the counter past it.
 	paper := newCert(p)
-	paper.Number = yipanqi.CertificateNumber(hometownTownship, year, 40)
+	paper.Number = yipanqi.CertificateNumber(hometownTownship, year, 40, "")
 	mustIssue(t, db, paper)
 	next := mustIssue(t, db, newCert(p))
-	if want := yipanqi.CertificateNumber(hometownTownship, year, 41); next.Number != want {
-		t.Errorf("number after paper no. 40 = %q, want %q", next.Number, want)
-	}
+	wantNumber(t, "number after paper no. 40", next.Number, hometownTownship, year, 41)
 	dup := newCert(p)
 	dup.Number = paper.Number
 	wantCode(t, db.IssueCertificate(uctx, dup), yipanqi.ECONFLICT)
@@ -138,7 +140,7 @@ func testCertIssueAndLookup(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("after lookup, newest audit of %s = %+v; want certificate.view by public", a.Number, first(log))
 	}
 	entries := len(auditActions(t, db, ""))
-	for _, n := range []string{yipanqi.CertificateNumber(hometownTownship, year, 999), "nonsense/../x", ""} {
+	for _, n := range []string{yipanqi.CertificateNumber(hometownTownship, year, 999, ""), "nonsense/../x", ""} {
 		_, err := db.Certificate(public, n)
 		wantCode(t, err, yipanqi.ENOTFOUND)
 	}
@@ -199,7 +201,7 @@ func testCertInvalid(t *testing.T, db *sqlstore.DB) {
 		{"revoked", func(c *yipanqi.Certificate) { c.Revoked = true }},
 		{"number", func(c *yipanqi.Certificate) { c.Number = "2026-1" }},
 		{"number", func(c *yipanqi.Certificate) {
-			c.Number = yipanqi.CertificateNumber(hometown+"101", c.IssuedOn.Year, 5) // another issuer's
+			c.Number = yipanqi.CertificateNumber(hometown+"101", c.IssuedOn.Year, 5, "") // another issuer's
 		}},
 		{"number", func(c *yipanqi.Certificate) { c.Kind = yipanqi.CertSeen; c.OrgUnit = townshipA }},
 		{"number", func(c *yipanqi.Certificate) { c.Kind = yipanqi.CertSeen; c.OrgUnit = townshipA; c.Number = "A B" }},
@@ -226,9 +228,7 @@ func testCertInvalid(t *testing.T, db *sqlstore.DB) {
 	}
 	// Nothing was stored and no serial was used.
 	first := mustIssue(t, db, newCert(p))
-	if want := yipanqi.CertificateNumber(hometownTownship, first.IssuedOn.Year, 1); first.Number != want {
-		t.Errorf("after refused issues the first number is %q, want %q", first.Number, want)
-	}
+	wantNumber(t, "after refused issues the first number", first.Number, hometownTownship, first.IssuedOn.Year, 1)
 	list, err := db.PersonCertificates(ctx(), MustScope(t, "36"), p.IDNumber)
 	if err != nil || len(list) != 1 {
 		t.Errorf("certificates held after refused issues: %d (%v), want 1", len(list), err)
@@ -252,16 +252,17 @@ func testCertConcurrent(t *testing.T, db *sqlstore.DB) {
 		}()
 	}
 	wg.Wait()
-	seen := map[string]bool{}
+	seen := map[int]bool{}
 	for i := range n {
 		if errs[i] != nil {
 			t.Fatalf("concurrent issue %d: %v", i, errs[i])
 		}
-		seen[numbers[i]] = true
+		_, _, serial, _, _ := yipanqi.ParseCertificateNumber(numbers[i])
+		seen[serial] = true
 	}
 	for s := 1; s <= n; s++ {
-		if num := yipanqi.CertificateNumber(hometownTownship, certToday.Year, s); !seen[num] {
-			t.Errorf("number %s missing after %d concurrent issues: got %v", num, n, numbers)
+		if !seen[s] {
+			t.Errorf("serial %d missing after %d concurrent issues: got %v", s, n, numbers)
 		}
 	}
 }
@@ -271,7 +272,7 @@ func testCertRevoke(t *testing.T, db *sqlstore.DB) {
 	p := NewPerson(4, townshipA)
 	c := mustIssue(t, db, newCert(p))
 	wantCode(t, db.RevokeCertificate(ctx(), c.Number, " "), yipanqi.EINVALID)
-	wantCode(t, db.RevokeCertificate(ctx(), yipanqi.CertificateNumber(hometownTownship, 2026, 77), "遗失"), yipanqi.ENOTFOUND)
+	wantCode(t, db.RevokeCertificate(ctx(), yipanqi.CertificateNumber(hometownTownship, 2026, 77, ""), "遗失"), yipanqi.ENOTFOUND)
 	if got, err := db.Certificate(ctx(), c.Number); err != nil || got.Revoked || got.StatusOn(certToday) != yipanqi.CertValid {
 		t.Fatalf("after refused revokes: %+v, %v; want valid", got, err)
 	}
@@ -396,4 +397,109 @@ func testCertPosting(t *testing.T, db *sqlstore.DB) {
 		t.Fatal(err)
 	}
 	wantCode(t, db.RecordCertificatePosting(ctx(), c.Number, townshipA, "EMS2", certToday), yipanqi.ECONFLICT)
+}
+
+// testCertUnguessable: an issued number carries a random check code, so neither the serial
+// alone nor a neighbour's check code finds a certificate; the public lookup writes nothing.
+func testCertUnguessable(t *testing.T, db *sqlstore.DB) {
+	certClock(db)
+	p := NewPerson(8, townshipA)
+	a, b := mustIssue(t, db, newCert(p)), mustIssue(t, db, newCert(p))
+	_, year, _, checkA, _ := yipanqi.ParseCertificateNumber(a.Number)
+	_, _, _, checkB, _ := yipanqi.ParseCertificateNumber(b.Number)
+	if checkA == checkB {
+		t.Fatalf("two numbers with the same check code %s: %s, %s", checkA, a.Number, b.Number)
+	}
+	public := yipanqi.NewContextWithUser(context.Background(), &yipanqi.User{Username: "public"})
+	for _, guess := range []string{
+		yipanqi.CertificateNumber(hometownTownship, year, 1, ""),
+		yipanqi.CertificateNumber(hometownTownship, year, 2, ""),
+		yipanqi.CertificateNumber(hometownTownship, year, 2, checkA), // a's check code on b's serial
+		yipanqi.CertificateNumber(hometownTownship, year, 3, checkB),
+	} {
+		if _, err := db.PublicCertificate(public, guess); yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+			t.Errorf("guessed number %s: %v; want ENOTFOUND", guess, err)
+		}
+	}
+	entries := len(auditActions(t, db, ""))
+	for range 3 {
+		got, err := db.PublicCertificate(public, b.Number)
+		if err != nil || got.Number != b.Number {
+			t.Fatalf("public lookup of %s: %v, %v", b.Number, got, err)
+		}
+	}
+	if n := len(auditActions(t, db, "")); n != entries {
+		t.Errorf("public lookups wrote %d audit entries, want none", n-entries)
+	}
+}
+
+// testCertSeenNumbers: a seen record is local evidence only. It never answers the unscoped or
+// public lookup, and it never takes a number from the issuer: the issuer can still register
+// the same number, and revoking the seen record leaves the issued certificate alone.
+func testCertSeenNumbers(t *testing.T, db *sqlstore.DB) {
+	certClock(db)
+	holder, other := NewPerson(9, townshipA), NewPerson(10, townshipB)
+	MustImport(t, db, holder, other)
+	year := certToday.Year
+	clerkA := yipanqi.NewContextWithUser(context.Background(), &yipanqi.User{Username: "clerk-a", OrgUnit: townshipA})
+	// Township A records, as seen, "certificates" in the hometown township's own series: the
+	// next serial in the form without a check code, and a guess with one.
+	claimed := yipanqi.CertificateNumber(hometownTownship, year, 1, "")
+	guessed := yipanqi.CertificateNumber(hometownTownship, year, 2, "ABCDEF")
+	for _, n := range []string{claimed, guessed} {
+		c := newCert(other)
+		c.Kind, c.Number = yipanqi.CertSeen, n
+		if err := db.IssueCertificate(clerkA, c); err != nil {
+			t.Fatalf("record seen %s: %v", n, err)
+		}
+	}
+	public := yipanqi.NewContextWithUser(context.Background(), &yipanqi.User{Username: "public"})
+	for _, n := range []string{claimed, guessed} {
+		if _, err := db.PublicCertificate(public, n); yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+			t.Errorf("public lookup of the seen %s: %v; want ENOTFOUND", n, err)
+		}
+		if _, err := db.Certificate(ctx(), n); yipanqi.ErrorCode(err) != yipanqi.ENOTFOUND {
+			t.Errorf("unscoped lookup of the seen %s: %v; want ENOTFOUND", n, err)
+		}
+	}
+	// The same seen number twice is still a conflict among seen records.
+	dupSeen := newCert(other)
+	dupSeen.Kind, dupSeen.Number = yipanqi.CertSeen, claimed
+	wantCode(t, db.IssueCertificate(clerkA, dupSeen), yipanqi.ECONFLICT)
+
+	// The issuer is not blocked: it registers the paper certificate with that very number and
+	// goes on numbering.
+	paper := newCert(holder)
+	paper.Number = claimed
+	if err := db.IssueCertificate(ctx(), paper); err != nil {
+		t.Fatalf("the issuer registering its own number %s after a seen record of it: %v", claimed, err)
+	}
+	next := mustIssue(t, db, newCert(holder))
+	wantNumber(t, "next number", next.Number, hometownTownship, year, 2)
+	if next.Number == guessed {
+		t.Fatalf("issued the guessed number %s", guessed)
+	}
+	got, err := db.PublicCertificate(public, claimed)
+	if err != nil || got.Kind != yipanqi.CertIssued || got.IDNumber != holder.IDNumber || got.OrgUnit != hometownTownship {
+		t.Fatalf("public lookup of %s after the issue: %+v, %v; want the issued one", claimed, got, err)
+	}
+	// Revoking township A's seen record leaves the issued certificate valid.
+	if err := db.RevokeCertificateKind(clerkA, claimed, yipanqi.CertSeen, "外地证明核查为伪造"); err != nil {
+		t.Fatalf("revoke the seen record: %v", err)
+	}
+	if got, err := db.Certificate(ctx(), claimed); err != nil || got.Revoked {
+		t.Errorf("issued %s after revoking the seen record: %+v, %v; want not revoked", claimed, got, err)
+	}
+	wantCode(t, db.RevokeCertificateKind(clerkA, claimed, yipanqi.CertSeen, "again"), yipanqi.ECONFLICT)
+	// A township that holds only the seen record of a number sees that record; posting is for
+	// issued certificates only.
+	seenGuess, err := db.CertificateInScope(clerkA, MustScope(t, townshipB), guessed)
+	if err != nil || seenGuess.Kind != yipanqi.CertSeen {
+		t.Errorf("scope %s opening %s: %+v, %v; want the seen record", townshipB, guessed, seenGuess, err)
+	}
+	wantCode(t, db.RecordCertificatePosting(ctx(), guessed, townshipA, "EMS1", certToday), yipanqi.ENOTFOUND)
+	// In the issuer's scope the number is the issued certificate.
+	if c, err := db.CertificateInScope(ctx(), MustScope(t, hometown), claimed); err != nil || c.Kind != yipanqi.CertIssued {
+		t.Errorf("the issuer opening %s: %+v, %v; want the issued one", claimed, c, err)
+	}
 }

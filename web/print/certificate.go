@@ -12,9 +12,11 @@ import (
 type CertificateDoc struct {
 	Cert       *yipanqi.Certificate
 	IssuerName string // the issuing unit's name, e.g. 南昌县某镇人民政府
-	// VerifyBase is the node's public address; the QR code encodes VerifyURL(VerifyBase,
-	// Cert.Number).
+	// VerifyBase is the node's public address ([http] public_url); the QR code encodes
+	// VerifyURL(VerifyBase, Cert.Number) and, when Payload is set, "?p=" and Payload.
 	VerifyBase string
+	// Payload is the certificate's signed payload (exchange.SignCertPayload), "" for none.
+	Payload string
 }
 
 // certPage is what the template sees.
@@ -24,6 +26,7 @@ type certPage struct {
 	Sex        yipanqi.Sex
 	BirthDate  yipanqi.Date
 	VerifyURL  string
+	QRContent  string // what the QR code encodes: VerifyURL, and ?p= with the payload
 	QR         template.HTML
 }
 
@@ -44,11 +47,15 @@ func WriteCertificate(w io.Writer, d CertificateDoc) error {
 		return err
 	}
 	url := VerifyURL(d.VerifyBase, d.Cert.Number)
-	qr, err := QRSVG(url, "婚育证明核验二维码", 28)
+	content := url
+	if d.Payload != "" {
+		content += "?p=" + d.Payload // base64url and dots: nothing to escape
+	}
+	qr, err := QRSVG(content, "婚育证明核验二维码", 32)
 	if err != nil {
 		return err
 	}
 	return render(w, certTmpl, "流动人口婚育证明 No."+d.Cert.Number, certPage{
-		Cert: d.Cert, IssuerName: d.IssuerName, Sex: id.Sex, BirthDate: id.Birth, VerifyURL: url, QR: qr,
+		Cert: d.Cert, IssuerName: d.IssuerName, Sex: id.Sex, BirthDate: id.Birth, VerifyURL: url, QRContent: content, QR: qr,
 	})
 }

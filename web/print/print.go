@@ -70,6 +70,8 @@ var (
 	copyTmpl     = page("copy.html")
 	verifyTmpl   = page("verify.html")
 	notFoundTmpl = page("notfound.html")
+	limitedTmpl  = page("limited.html")
+	invalidTmpl  = page("invalid.html")
 )
 
 // layoutData is what the layout needs around a document's own data.

@@ -285,3 +285,51 @@ func TestPersonalCopy(t *testing.T) {
 		t.Errorf("no person: %v", err)
 	}
 }
+
+// TestCertificateQRPayload: with a signed payload the QR code carries the address and ?p=.
+func TestCertificateQRPayload(t *testing.T) {
+	var b bytes.Buffer
+	const p = "1.MzYwMTIxMTAwLTIwMjYtMDAwMDE3LUs3UVgyTXzlvKAq5piOfDIwMjYwMzAyfDIwMjkwMzAxfDIwMjYwMzAyfDM2LTdjZmUwNzU2.MEYCIQCENZSX48CH8xdV8GeT_jeDEXQTodTTwhK88zE-d-iHUQIhAPMgrFYfskteqsTRS2ZLTGfpkl7oWWIWXa_9MCa9fHh2"
+	doc := print.CertificateDoc{Cert: testCert, IssuerName: "南昌县莲塘镇人民政府", VerifyBase: "https://ypq.jx.example", Payload: p}
+	if err := print.WriteCertificate(&b, doc); err != nil {
+		t.Fatal(err)
+	}
+	// Too large for the test decoder (versions 1–6): compared module for module instead.
+	want, err := print.QRMatrix("https://ypq.jx.example/verify/cert/360121100-2026-000017?p=" + p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := svgMatrix(t, b.String()); !reflect.DeepEqual(got, want) {
+		t.Errorf("the QR code drawn (%d modules) is not the code of the address with ?p= (%d)", len(got), len(want))
+	}
+}
+
+// TestLimiter: a burst, then one request per interval, per client; a client's refusal says
+// how long to wait.
+func TestLimiter(t *testing.T) {
+	now := time.Date(2026, 6, 15, 9, 0, 0, 0, time.UTC)
+	l := print.NewLimiter(3, 2*time.Second, func() time.Time { return now })
+	for i := range 3 {
+		if ok, _ := l.Allow("192.0.2.1"); !ok {
+			t.Fatalf("request %d of the burst refused", i+1)
+		}
+	}
+	ok, wait := l.Allow("192.0.2.1")
+	if ok || wait != 2*time.Second {
+		t.Fatalf("over the burst: allowed %v, wait %v; want refused, 2s", ok, wait)
+	}
+	if ok, _ := l.Allow("192.0.2.2"); !ok {
+		t.Error("another client refused")
+	}
+	now = now.Add(time.Second)
+	if ok, wait := l.Allow("192.0.2.1"); ok || wait != time.Second {
+		t.Errorf("half an interval later: allowed %v, wait %v; want refused, 1s", ok, wait)
+	}
+	now = now.Add(time.Second)
+	if ok, _ := l.Allow("192.0.2.1"); !ok {
+		t.Error("a full interval later: refused")
+	}
+	if ok, _ := l.Allow("192.0.2.1"); ok {
+		t.Error("two requests for one interval")
+	}
+}
