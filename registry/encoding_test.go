@@ -3,7 +3,6 @@ package registry_test
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -14,8 +13,8 @@ import (
 
 // The characters where GB18030-2022 differs from the 2005 mapping that x/text decodes.
 const (
-	name2022    = "张𠂇"                 // FE51 → U+20087
-	hukou2022   = "湖南省邵阳市邵东市龴村"         // FE59 → U+9FB4
+	name2022    = "张𠂇"              // FE51 → U+20087
+	hukou2022   = "湖南省邵阳市邵东市龴村"     // FE59 → U+9FB4
 	address2022 = "广东省深圳市宝安区︐︖ḿ路1号" // A6D9, A6DF → vertical forms; A8BC → U+1E3F
 )
 
@@ -210,7 +209,6 @@ func TestGB18030EncoderWithoutIconv(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := csvLine(registry.Headers()) + csvLine(cells(row2022()))
-	text = strings.Replace(text, "\r\n1,", "\r\n1,", 1)
 	got, err := registry.GB18030Encoder().Bytes([]byte(text))
 	if err != nil {
 		t.Fatal(err)
@@ -218,5 +216,4 @@ func TestGB18030EncoderWithoutIconv(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("encoded\n% X\nwant\n% X", got, want)
 	}
-	_ = exec.ErrNotFound
 }
