@@ -201,6 +201,9 @@ func TestImportRejects(t *testing.T) {
 		if !strings.Contains(errOut, "bad.errors.csv") {
 			t.Errorf("stderr %q does not point at the error file", errOut)
 		}
+		if st, err := os.Stat(stale); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("error file mode %v (%v), want 0600: it quotes personal data", st.Mode(), err)
+		}
 		got := readCSV(t, stale)
 		want := [][]string{
 			{"行号", "列", "值", "原因"},
