@@ -16,6 +16,7 @@ import (
 	"yipanqi"
 	"yipanqi/directory"
 	"yipanqi/division"
+	"yipanqi/internal/xlsxdim"
 )
 
 // go test ./directory -run TestTemplate -update rewrites the shipped template.
@@ -129,6 +130,13 @@ func TestWriteRead(t *testing.T) {
 	if err := directory.Write(&buf, entries); err != nil {
 		t.Fatal(err)
 	}
+	regulations := 0
+	for _, e := range entries {
+		if e.Kind == yipanqi.EntryRegulation {
+			regulations++
+		}
+	}
+	xlsxdim.Check(t, buf.Bytes(), regulations+1) // every sheet declares its real dimension
 	back, probs, err := directory.Read(&buf, "x.xlsx", "45", tr)
 	if err != nil || len(probs) > 0 {
 		t.Fatalf("read back: %v %v", err, probs)
@@ -281,6 +289,7 @@ func TestTemplate(t *testing.T) {
 		}
 		return m
 	}
+	xlsxdim.Check(t, shipped, 2)
 	if !reflect.DeepEqual(cells(shipped), cells(buf.Bytes())) {
 		t.Fatalf("%s is stale: run go test ./directory -run TestTemplate -update", path)
 	}

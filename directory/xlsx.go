@@ -353,6 +353,9 @@ func write(w io.Writer, entries []yipanqi.DirectoryEntry, help [][]string) error
 			}
 			row++
 		}
+		if err := setDimension(f, sh.name, len(sh.cols), row-1); err != nil {
+			return err
+		}
 	}
 	if help != nil {
 		if _, err := f.NewSheet(SheetHelp); err != nil {
@@ -368,6 +371,13 @@ func write(w io.Writer, entries []yipanqi.DirectoryEntry, help [][]string) error
 				return err
 			}
 		}
+		cols := 0
+		for _, r := range help {
+			cols = max(cols, len(r))
+		}
+		if err := setDimension(f, SheetHelp, cols, len(help)); err != nil {
+			return err
+		}
 		if err := f.SetColWidth(SheetHelp, "A", "B", 14); err != nil {
 			return err
 		}
@@ -380,6 +390,16 @@ func write(w io.Writer, entries []yipanqi.DirectoryEntry, help [][]string) error
 		return fmt.Errorf("write directory workbook: %w", err)
 	}
 	return nil
+}
+
+// setDimension declares the range a sheet's cells span, cols × rows from A1: excelize leaves
+// it at "A1", and readers that trust it (openpyxl in read-only mode) would see one cell.
+func setDimension(f *excelize.File, sheet string, cols, rows int) error {
+	last, err := excelize.CoordinatesToCellName(max(cols, 1), max(rows, 1))
+	if err != nil {
+		return err
+	}
+	return f.SetSheetDimension(sheet, "A1:"+last)
 }
 
 // Instructions is the text of the template's instructions sheet, one line per entry.

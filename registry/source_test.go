@@ -18,6 +18,7 @@ import (
 
 	"yipanqi"
 	"yipanqi/idcard"
+	"yipanqi/internal/xlsxdim"
 	"yipanqi/registry"
 )
 
@@ -268,6 +269,9 @@ func TestWriteReadBack(t *testing.T) {
 			}
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
+			}
+			if format == registry.FormatXLSX {
+				xlsxdim.Check(t, buf.Bytes(), 1+len(want)) // the streamed sheet's real dimension
 			}
 			if format == registry.FormatCSV && !bytes.HasPrefix(buf.Bytes(), []byte("\ufeff序号,姓名,")) {
 				t.Errorf("CSV starts %q, want a BOM and the header", buf.Bytes()[:20])

@@ -1,7 +1,9 @@
 package registry
 
 import (
+	"archive/zip"
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -218,7 +220,89 @@ func (x *XLSXWriter) Close() error {
 	if err := x.sw.Flush(); err != nil {
 		return err
 	}
-	_, err := x.f.WriteTo(x.out)
+	last, err := excelize.CoordinatesToCellName(int(numColumns), x.row)
+	if err != nil {
+		return err
+	}
+	x.f.SetZipWriter(func(w io.Writer) excelize.ZipWriter {
+		return &dimensionZip{Writer: zip.NewWriter(w), part: "xl/worksheets/sheet1.xml", ref: "A1:" + last}
+	})
+	_, err = x.f.WriteTo(x.out)
+	return err
+}
+
+// dimensionZip writes the workbook's parts, setting the <dimension> of one streamed sheet.
+// excelize's stream writer writes the sheet's dimension before its rows, as it stands then
+// ("A1"), and has no way to change it after; readers that trust it (openpyxl in read-only
+// mode, which pandas uses) would see one row. The part passes through a filter on its way into
+// the archive, so nothing is held in memory or written twice.
+type dimensionZip struct {
+	*zip.Writer
+	part, ref string
+}
+
+// Create implements excelize.ZipWriter.
+func (z *dimensionZip) Create(name string) (io.Writer, error) {
+	w, err := z.Writer.Create(name)
+	if err != nil || name != z.part {
+		return w, err
+	}
+	return &dimensionFilter{w: w, ref: z.ref}, nil
+}
+
+// dimensionFilter rewrites the first <dimension …> element of a worksheet, which comes
+// before <sheetData>, and passes the rest through.
+type dimensionFilter struct {
+	w    io.Writer
+	ref  string
+	head []byte
+	done bool
+}
+
+var (
+	dimensionStart = []byte("<dimension ")
+	sheetDataStart = []byte("<sheetData")
+)
+
+func (d *dimensionFilter) Write(p []byte) (int, error) {
+	if d.done {
+		return d.w.Write(p)
+	}
+	d.head = append(d.head, p...)
+	i := bytes.Index(d.head, dimensionStart)
+	if i < 0 {
+		if bytes.Contains(d.head, sheetDataStart) || len(d.head) > 64<<10 {
+			return len(p), d.flush(d.head) // no dimension to set: leave the part as it is
+		}
+		return len(p), nil
+	}
+	// The element ends at "/>" or at "</dimension>".
+	rest := d.head[i:]
+	end := bytes.Index(rest, []byte(">"))
+	if end < 0 {
+		if len(d.head) > 64<<10 {
+			return len(p), d.flush(d.head)
+		}
+		return len(p), nil
+	}
+	end++
+	if rest[end-2] != '/' {
+		j := bytes.Index(rest, []byte("</dimension>"))
+		if j < 0 {
+			return len(p), nil
+		}
+		end = j + len("</dimension>")
+	}
+	var out bytes.Buffer
+	out.Write(d.head[:i])
+	out.WriteString(`<dimension ref="` + d.ref + `"/>`)
+	out.Write(rest[end:])
+	return len(p), d.flush(out.Bytes())
+}
+
+func (d *dimensionFilter) flush(b []byte) error {
+	d.done, d.head = true, nil
+	_, err := d.w.Write(b)
 	return err
 }
 
