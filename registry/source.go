@@ -295,8 +295,21 @@ type XLSX struct {
 // into memory (the library needs random access); a large sheet is unpacked to a temporary file
 // and read from there. EINVALID, naming the file, when it is not a workbook.
 func OpenXLSX(path string) (*XLSX, error) {
-	name := filepath.Base(path)
-	f, err := excelize.OpenFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", filepath.Base(path), err)
+	}
+	defer f.Close()
+	return NewXLSX(f, filepath.Base(path))
+}
+
+// maxUnzipped caps what a workbook may unpack to: a million-row register is a few hundred MB.
+const maxUnzipped = 4 << 30
+
+// NewXLSX reads an .xlsx workbook from r and streams its first sheet; name is the file name
+// for messages.
+func NewXLSX(r io.Reader, name string) (*XLSX, error) {
+	f, err := excelize.OpenReader(r, excelize.Options{UnzipSizeLimit: maxUnzipped})
 	if err != nil {
 		return nil, yipanqi.Errorf(yipanqi.EINVALID, "文件“%s”不是有效的 .xlsx 工作簿：%v", name, err)
 	}
@@ -319,14 +332,15 @@ func OpenXLSX(path string) (*XLSX, error) {
 func (x *XLSX) Next() (int, []string, error) {
 	if !x.rows.Next() {
 		if err := x.rows.Error(); err != nil {
-			return 0, nil, fmt.Errorf("read xlsx: %w", err)
+			return 0, nil, yipanqi.Errorf(yipanqi.EINVALID, "第 %d 行之后无法读取（工作簿已损坏）：%v", x.row, err)
 		}
 		return 0, nil, io.EOF
 	}
 	x.row++
 	cells, err := x.rows.Columns(excelize.Options{RawCellValue: true})
 	if err != nil {
-		return x.row, nil, fmt.Errorf("read xlsx row %d: %w", x.row, err)
+		// A damaged sheet: the row cannot be told from the rest, so the file is refused.
+		return x.row, nil, yipanqi.Errorf(yipanqi.EINVALID, "第 %d 行无法读取（工作簿已损坏）：%v", x.row, err)
 	}
 	return x.row, cells, nil
 }

@@ -40,7 +40,7 @@ func writeFile(t *testing.T, name string, data []byte) string {
 	return path
 }
 
-func gb18030(t *testing.T, s string) []byte {
+func gb18030(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := simplifiedchinese.GB18030.NewEncoder().Bytes([]byte(s))
 	if err != nil {
