@@ -1,6 +1,7 @@
 package assess_test
 
 import (
+	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"yipanqi"
 	"yipanqi/assess"
 	"yipanqi/calendar"
+	"yipanqi/internal/xlsxdim"
 )
 
 func at(s string) time.Time {
@@ -147,6 +149,22 @@ func TestBuild(t *testing.T) {
 	if a.Figures.MedianReplyDays != 3 {
 		t.Errorf("median of 6×3 and 4×20 = %v, want 3", a.Figures.MedianReplyDays)
 	}
+}
+
+// TestWriteXLSXDimension: the workbook declares the range its cells span (title, header and
+// three rows), so that openpyxl in read-only mode reads them all.
+func TestWriteXLSXDimension(t *testing.T) {
+	p, _ := assess.ParsePeriod("2026-Q1", at("2026-08-01 00:00"))
+	counts := []assess.Count{
+		{OrgUnit: "440106001", Type: "verify.identity", Metric: assess.MetricReceived, N: 10},
+		{OrgUnit: "440106002", Type: "verify.identity", Metric: assess.MetricReceived, N: 5},
+	}
+	rep := assess.Build("440106", p, counts, nil, assess.DefaultRules(), time.Time{})
+	var b bytes.Buffer
+	if err := rep.Write(&b, "xlsx", func(code string) string { return code }); err != nil {
+		t.Fatal(err)
+	}
+	xlsxdim.Check(t, b.Bytes(), 2+len(rep.Rows))
 }
 
 func TestPeriodsOfMonth(t *testing.T) {

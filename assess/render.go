@@ -74,7 +74,10 @@ func (r *Report) Write(w io.Writer, format string, name func(code string) string
 		if err := f.SetCellValue(sheet, "A1", r.title()); err != nil {
 			return err
 		}
-		for i, row := range append([][]string{Headers}, r.Cells(name)...) {
+		rows := append([][]string{Headers}, r.Cells(name)...)
+		cols := 1
+		for i, row := range rows {
+			cols = max(cols, len(row))
 			for j, v := range row {
 				cell, _ := excelize.CoordinatesToCellName(j+1, i+2)
 				var val any = v
@@ -85,6 +88,12 @@ func (r *Report) Write(w io.Writer, format string, name func(code string) string
 					return err
 				}
 			}
+		}
+		// The used range (title row, header, rows): excelize leaves the dimension at "A1",
+		// and readers that trust it (openpyxl in read-only mode) would see one cell.
+		last, _ := excelize.CoordinatesToCellName(cols, len(rows)+1)
+		if err := f.SetSheetDimension(sheet, "A1:"+last); err != nil {
+			return err
 		}
 		return f.Write(w)
 	case FormatTable, "":

@@ -3,19 +3,24 @@ package directory_test
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
 	"yipanqi"
 	"yipanqi/directory"
 	"yipanqi/division"
+	"yipanqi/internal/xlsxdim"
 )
 
 // go test ./directory -run TestTemplate -update rewrites the shipped template.
@@ -129,6 +134,13 @@ func TestWriteRead(t *testing.T) {
 	if err := directory.Write(&buf, entries); err != nil {
 		t.Fatal(err)
 	}
+	regulations := 0
+	for _, e := range entries {
+		if e.Kind == yipanqi.EntryRegulation {
+			regulations++
+		}
+	}
+	xlsxdim.Check(t, buf.Bytes(), regulations+1) // every sheet declares its real dimension
 	back, probs, err := directory.Read(&buf, "x.xlsx", "45", tr)
 	if err != nil || len(probs) > 0 {
 		t.Fatalf("read back: %v %v", err, probs)
@@ -281,11 +293,130 @@ func TestTemplate(t *testing.T) {
 		}
 		return m
 	}
+	xlsxdim.Check(t, shipped, 2)
 	if !reflect.DeepEqual(cells(shipped), cells(buf.Bytes())) {
 		t.Fatalf("%s is stale: run go test ./directory -run TestTemplate -update", path)
 	}
 	entries, probs, err := directory.Read(bytes.NewReader(shipped), "名录模板.xlsx", "44", mustTree(t))
 	if err != nil || len(probs) > 0 || !reflect.DeepEqual(entries, directory.Example()) {
 		t.Fatalf("template reads as %+v, %v, %v", entries, probs, err)
+	}
+}
+
+// TestReadStreams: a small workbook whose rows each reach the last column (XFD) unpacks to
+// 16,384 cells a row; Read streams the rows, so its heap stays small where reading whole
+// sheets (GetRows) held every row at once (about 0.5 GB here).
+func TestReadStreams(t *testing.T) {
+	tr := mustTree(t)
+	entries, err := directory.Seed(tr, "45", directory.SeedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var contacts []yipanqi.DirectoryEntry
+	for _, e := range entries {
+		if e.Kind == yipanqi.EntryContact {
+			contacts = append(contacts, e)
+		}
+	}
+	for len(contacts) < 2000 {
+		contacts = append(contacts, contacts...)
+	}
+	contacts = contacts[:2000]
+	var buf bytes.Buffer
+	if err := directory.Write(&buf, contacts); err != nil {
+		t.Fatal(err)
+	}
+	// The same rows, streamed into a new workbook with a cell in the last column of each.
+	src, err := excelize.OpenReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := excelize.NewFile()
+	for i, name := range []string{directory.SheetRegulations, directory.SheetInstitutions, directory.SheetContacts} {
+		if i == 0 {
+			f.SetSheetName("Sheet1", name)
+		} else {
+			f.NewSheet(name)
+		}
+		rows, _ := src.GetRows(name)
+		if name != directory.SheetContacts {
+			header := make([]any, len(rows[0]))
+			for j, v := range rows[0] {
+				header[j] = v
+			}
+			f.SetSheetRow(name, "A1", &header)
+			continue
+		}
+		sw, err := f.NewStreamWriter(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r, row := range rows {
+			cells := make([]any, excelize.MaxColumns)
+			for j, v := range row {
+				cells[j] = v
+			}
+			if r > 0 {
+				cells[excelize.MaxColumns-1] = "x"
+			}
+			if err := sw.SetRow(fmt.Sprintf("A%d", r+1), cells); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.Close()
+	buf.Reset()
+	if _, err := f.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	t.Logf("workbook: %d bytes", buf.Len())
+
+	runtime.GC()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	got, probs, err := directory.Read(bytes.NewReader(buf.Bytes()), "big.xlsx", "45", tr)
+	close(stop)
+	<-done
+	if err != nil || len(probs) > 0 || len(got) != len(contacts) {
+		t.Fatalf("read %d entries, %d problems (%v), err %v", len(got), len(probs), probs[:min(3, len(probs))], err)
+	}
+	t.Logf("peak heap %d MB", peak.Load()>>20)
+	if peak.Load() > 200<<20 {
+		t.Errorf("peak heap %d MB reading a %d KB workbook: rows are not streamed", peak.Load()>>20, buf.Len()>>10)
+	}
+}
+
+// TestReadLimits: past MaxProblems problems reading stops with one more saying so.
+func TestReadLimits(t *testing.T) {
+	rows := [][]string{{"区划代码", "机构名称", "服务项目", "电话", "地址"}}
+	for range directory.MaxProblems + 50 {
+		rows = append(rows, []string{"4501", "某机构", "服务", "not a phone", "某地"})
+	}
+	_, probs, err := directory.Read(workbook(t, map[string][][]string{"服务机构": rows}), "x.xlsx", "45", mustTree(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(probs) != directory.MaxProblems+1 || !strings.Contains(probs[len(probs)-1].Message, "问题超过") {
+		t.Fatalf("%d problems, last %+v", len(probs), probs[len(probs)-1])
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 
@@ -156,39 +157,98 @@ func (p Problem) String() string {
 // headerSearchRows is how many rows at the top of a sheet may hold the header.
 const headerSearchRows = 10
 
+// Limits of a directory workbook: a province's directory has a few thousand entries; past
+// these, reading stops with a problem rather than holding an unbounded file in memory.
+const (
+	MaxEntries  = 50_000 // non-blank data rows, all sheets together
+	MaxProblems = 1_000  // problems reported before reading stops
+	maxCell     = 4 << 10
+)
+
 // Read reads a directory workbook of the province with the 2-digit code: the entries of its
 // three sheets in order (regulations, institutions, contacts), and every problem found, each
 // naming the sheet, the row and the column. The entries are only good to store when there is
 // no problem. With a tree, every division code must exist and lie in the province, and a
 // missing division name is filled in from it. err is EINVALID when r is not a workbook.
+//
+// Sheets are streamed row by row (excelize's Rows iterator), so memory follows the entries
+// kept, not the sheet's size; a cell over 4 KiB, more than MaxEntries entries or MaxProblems
+// problems end with a problem.
 func Read(r io.Reader, name, province string, tree *division.Tree) ([]yipanqi.DirectoryEntry, []Problem, error) {
-	f, err := excelize.OpenReader(r)
+	f, err := excelize.OpenReader(r, excelize.Options{UnzipSizeLimit: 1 << 30})
 	if err != nil {
 		return nil, nil, yipanqi.Errorf(yipanqi.EINVALID, "文件“%s”不是有效的 .xlsx 工作簿：%v", name, err)
 	}
 	defer f.Close()
-	var entries []yipanqi.DirectoryEntry
-	var probs []Problem
+	rd := &reader{province: province, tree: tree}
 	for _, sh := range sheets {
 		if idx, err := f.GetSheetIndex(sh.name); err != nil || idx < 0 {
-			probs = append(probs, Problem{Sheet: sh.name, Message: "工作簿缺少这张工作表：名录导入会替换本省的全部名录，三张工作表（政策法规、服务机构、联系方式）都要有，没有条目的可以只留表头"})
+			rd.problem(Problem{Sheet: sh.name, Message: "工作簿缺少这张工作表：名录导入会替换本省的全部名录，三张工作表（政策法规、服务机构、联系方式）都要有，没有条目的可以只留表头"})
 			continue
 		}
-		rows, err := f.GetRows(sh.name, excelize.Options{RawCellValue: true})
+		rows, err := f.Rows(sh.name)
 		if err != nil {
 			return nil, nil, yipanqi.Errorf(yipanqi.EINVALID, "无法读取文件“%s”的工作表“%s”：%v", name, sh.name, err)
 		}
-		es, ps := readSheet(sh, rows, province, tree)
-		entries, probs = append(entries, es...), append(probs, ps...)
+		err = rd.sheet(sh, rows)
+		rows.Close()
+		if err != nil {
+			return nil, nil, yipanqi.Errorf(yipanqi.EINVALID, "无法读取文件“%s”的工作表“%s”：%v", name, sh.name, err)
+		}
+		if rd.full() {
+			break
+		}
 	}
-	return entries, probs, nil
+	return rd.entries, rd.probs, nil
 }
 
-func readSheet(sh sheet, rows [][]string, province string, tree *division.Tree) ([]yipanqi.DirectoryEntry, []Problem) {
+// reader gathers the entries and problems of one workbook.
+type reader struct {
+	province string
+	tree     *division.Tree
+	entries  []yipanqi.DirectoryEntry
+	probs    []Problem
+	stopped  bool
+}
+
+func (rd *reader) problem(p Problem) {
+	if rd.stopped {
+		return
+	}
+	if len(rd.probs) == MaxProblems {
+		rd.probs = append(rd.probs, Problem{Sheet: p.Sheet, Row: p.Row, Message: fmt.Sprintf("问题超过 %d 个，后面的行没有检查：请改正后重新导入", MaxProblems)})
+		rd.stopped = true
+		return
+	}
+	rd.probs = append(rd.probs, p)
+}
+
+func (rd *reader) full() bool { return rd.stopped }
+
+// sheet reads one sheet from its row iterator.
+func (rd *reader) sheet(sh sheet, rows *excelize.Rows) error {
 	header, cols := -1, map[int]*column(nil)
-	for i := 0; i < len(rows) && i < headerSearchRows; i++ {
+	rowNo := 0
+	var row []string
+	next := func() (bool, error) {
+		if !rows.Next() {
+			return false, rows.Error()
+		}
+		rowNo++
+		var err error
+		row, err = rows.Columns(excelize.Options{RawCellValue: true})
+		return true, err
+	}
+	for rowNo < headerSearchRows {
+		ok, err := next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
 		m := map[int]*column{}
-		for j, cell := range rows[i] {
+		for j, cell := range row {
 			for k := range sh.cols {
 				if strings.TrimSpace(cell) == sh.cols[k].header {
 					m[j] = &sh.cols[k]
@@ -196,14 +256,15 @@ func readSheet(sh sheet, rows [][]string, province string, tree *division.Tree) 
 			}
 		}
 		if len(m) >= 2 {
-			header, cols = i, m
+			header, cols = rowNo, m
 			break
 		}
 	}
 	if header < 0 {
-		return nil, []Problem{{Sheet: sh.name, Message: "找不到表头：前 10 行中应有“" + sh.cols[3].header + "”等列名"}}
+		rd.problem(Problem{Sheet: sh.name, Message: "找不到表头：前 10 行中应有“" + sh.cols[3].header + "”等列名"})
+		return nil
 	}
-	var probs []Problem
+	missing := false
 	for k := range sh.cols {
 		c := &sh.cols[k]
 		found := false
@@ -211,56 +272,81 @@ func readSheet(sh sheet, rows [][]string, province string, tree *division.Tree) 
 			found = found || m == c
 		}
 		if c.required && !found {
-			probs = append(probs, Problem{Sheet: sh.name, Row: header + 1, Column: c.header, Message: "缺少必填列“" + c.header + "”"})
+			rd.problem(Problem{Sheet: sh.name, Row: header, Column: c.header, Message: "缺少必填列“" + c.header + "”"})
+			missing = true
 		}
 	}
-	if len(probs) > 0 {
-		return nil, probs
+	if missing {
+		return nil
 	}
 	byField := map[string]string{}
 	for _, c := range sh.cols {
 		byField[c.field] = c.header
 	}
-	var entries []yipanqi.DirectoryEntry
-	for i := header + 1; i < len(rows); i++ {
-		row := rows[i]
+	for !rd.stopped {
+		ok, err := next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
 		if blank(row) {
 			continue
 		}
-		rowNo := i + 1
-		e := yipanqi.DirectoryEntry{Kind: sh.kind}
-		bad := false
-		for j, cell := range row {
-			c, ok := cols[j]
-			if !ok {
-				continue
-			}
-			v := strings.TrimSpace(cell)
-			if v == "" {
-				continue
-			}
-			if msg := c.set(&e, v); msg != "" {
-				probs = append(probs, Problem{Sheet: sh.name, Row: rowNo, Column: c.header, Message: msg})
-				bad = true
-			}
+		if len(rd.entries) == MaxEntries {
+			rd.problem(Problem{Sheet: sh.name, Row: rowNo, Message: fmt.Sprintf("条目超过 %d 条：名录不会这样多，请检查文件", MaxEntries)})
+			rd.stopped = true
+			return nil
 		}
-		if tree != nil && yipanqi.ValidDivisionCode(e.DivisionCode) && strings.HasPrefix(e.DivisionCode, province) {
-			if d, err := tree.Lookup(e.DivisionCode); err != nil {
-				probs = append(probs, Problem{Sheet: sh.name, Row: rowNo, Column: "区划代码", Message: yipanqi.ErrorMessage(err)})
-				bad = true
-			} else if e.DivisionName == "" {
-				e.DivisionName = d.Name
-			}
-		}
-		for _, fe := range e.Check(province) {
-			if bad && (fe.Field == "IssuedOn" || fe.Field == "Status" || fe.Field == "Role") {
-				continue // already reported as unreadable
-			}
-			probs = append(probs, Problem{Sheet: sh.name, Row: rowNo, Column: byField[fe.Field], Message: fe.Message})
-		}
-		entries = append(entries, e)
+		rd.row(sh, cols, byField, rowNo, row)
 	}
-	return entries, probs
+	return nil
+}
+
+// row reads one data row into an entry.
+func (rd *reader) row(sh sheet, cols map[int]*column, byField map[string]string, rowNo int, row []string) {
+	e := yipanqi.DirectoryEntry{Kind: sh.kind}
+	bad := false
+	for j, cell := range row {
+		c, ok := cols[j]
+		if !ok {
+			continue
+		}
+		if len(cell) > maxCell {
+			rd.problem(Problem{Sheet: sh.name, Row: rowNo, Column: c.header, Message: fmt.Sprintf("内容过长（%d 字节）：一个单元格最多 %d 字节", len(cell), maxCell)})
+			bad = true
+			continue
+		}
+		if !utf8.ValidString(cell) || strings.ContainsRune(cell, utf8.RuneError) {
+			rd.problem(Problem{Sheet: sh.name, Row: rowNo, Column: c.header, Message: "含有无法识别的字符"})
+			bad = true
+			continue
+		}
+		v := strings.TrimSpace(cell)
+		if v == "" {
+			continue
+		}
+		if msg := c.set(&e, v); msg != "" {
+			rd.problem(Problem{Sheet: sh.name, Row: rowNo, Column: c.header, Message: msg})
+			bad = true
+		}
+	}
+	if rd.tree != nil && yipanqi.ValidDivisionCode(e.DivisionCode) && strings.HasPrefix(e.DivisionCode, rd.province) {
+		if d, err := rd.tree.Lookup(e.DivisionCode); err != nil {
+			rd.problem(Problem{Sheet: sh.name, Row: rowNo, Column: "区划代码", Message: yipanqi.ErrorMessage(err)})
+			bad = true
+		} else if e.DivisionName == "" {
+			e.DivisionName = d.Name
+		}
+	}
+	for _, fe := range e.Check(rd.province) {
+		if bad && (fe.Field == "IssuedOn" || fe.Field == "Status" || fe.Field == "Role") {
+			continue // already reported as unreadable
+		}
+		rd.problem(Problem{Sheet: sh.name, Row: rowNo, Column: byField[fe.Field], Message: fe.Message})
+	}
+	rd.entries = append(rd.entries, e)
 }
 
 func blank(row []string) bool {
@@ -353,6 +439,9 @@ func write(w io.Writer, entries []yipanqi.DirectoryEntry, help [][]string) error
 			}
 			row++
 		}
+		if err := setDimension(f, sh.name, len(sh.cols), row-1); err != nil {
+			return err
+		}
 	}
 	if help != nil {
 		if _, err := f.NewSheet(SheetHelp); err != nil {
@@ -368,6 +457,13 @@ func write(w io.Writer, entries []yipanqi.DirectoryEntry, help [][]string) error
 				return err
 			}
 		}
+		cols := 0
+		for _, r := range help {
+			cols = max(cols, len(r))
+		}
+		if err := setDimension(f, SheetHelp, cols, len(help)); err != nil {
+			return err
+		}
 		if err := f.SetColWidth(SheetHelp, "A", "B", 14); err != nil {
 			return err
 		}
@@ -380,6 +476,16 @@ func write(w io.Writer, entries []yipanqi.DirectoryEntry, help [][]string) error
 		return fmt.Errorf("write directory workbook: %w", err)
 	}
 	return nil
+}
+
+// setDimension declares the range a sheet's cells span, cols × rows from A1: excelize leaves
+// it at "A1", and readers that trust it (openpyxl in read-only mode) would see one cell.
+func setDimension(f *excelize.File, sheet string, cols, rows int) error {
+	last, err := excelize.CoordinatesToCellName(max(cols, 1), max(rows, 1))
+	if err != nil {
+		return err
+	}
+	return f.SetSheetDimension(sheet, "A1:"+last)
 }
 
 // Instructions is the text of the template's instructions sheet, one line per entry.

@@ -116,6 +116,9 @@ func (im *Importer) header(src Source, res *Result) (*Layout, error) {
 			break
 		}
 		if err != nil {
+			if yipanqi.ErrorCode(err) == yipanqi.EINVALID {
+				return nil, err
+			}
 			return nil, fmt.Errorf("read header: %w", err)
 		}
 		if isBlankRow(cells) {

@@ -161,6 +161,17 @@ func (l *Layout) Name(c Column) string {
 	return c.Header()
 }
 
+// nameAt names the column at cell index i: its header as the file writes it, or "第 N 列"
+// for a column the layout does not know.
+func (l *Layout) nameAt(i int) string {
+	for c := range numColumns {
+		if l.index[c] == i {
+			return l.Name(c)
+		}
+	}
+	return fmt.Sprintf("第 %d 列", i+1)
+}
+
 // Cell returns the trimmed value of column c in a row, "" when the row is short or the column
 // is absent.
 func (l *Layout) Cell(cells []string, c Column) string {

@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
-	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/transform"
 
 	"yipanqi"
@@ -122,6 +121,7 @@ func unknownEncoding(name string) error {
 // CSV reads a CSV register in UTF-8 or GB18030.
 type CSV struct {
 	r        *csv.Reader
+	lim      *recordLimiter
 	counter  *countingReader
 	size     int64
 	row      int
@@ -160,9 +160,10 @@ func NewCSV(r io.Reader, size int64, name string) (*CSV, error) {
 			return nil, unknownEncoding(name)
 		}
 		c.encoding = GB18030
-		in = transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder())
+		in = transform.NewReader(br, GB18030Decoder())
 	}
-	c.r = csv.NewReader(in)
+	c.lim = &recordLimiter{r: in}
+	c.r = csv.NewReader(c.lim)
 	c.r.FieldsPerRecord = -1
 	c.r.ReuseRecord = true
 	c.r.LazyQuotes = true
@@ -193,7 +194,7 @@ func gbHeaderOK(head []byte, atEOF bool) bool {
 			head = head[:i+1] // whole lines only: a cut multi-byte character is not an error
 		}
 	}
-	text, err := simplifiedchinese.GB18030.NewDecoder().Bytes(head)
+	text, _, err := transform.Bytes(GB18030Decoder(), head)
 	if err != nil || bytes.ContainsRune(text, utf8.RuneError) {
 		return false
 	}
@@ -219,9 +220,13 @@ func (c *CSV) Encoding() Encoding { return c.encoding }
 // file (a quoted cell may span lines).
 func (c *CSV) Next() (int, []string, error) {
 	rec, err := c.r.Read()
+	c.lim.start = c.r.InputOffset()
 	if err != nil {
 		if err == io.EOF {
 			return 0, nil, io.EOF
+		}
+		if errors.Is(err, errRecordTooLong) {
+			return 0, nil, yipanqi.Errorf(yipanqi.EINVALID, "第 %d 行超过 %d KiB：登记表的一行不会这样长，请检查文件", c.row+1, MaxRecordBytes>>10)
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
@@ -243,6 +248,29 @@ func (c *CSV) Close() error {
 		return c.closer.Close()
 	}
 	return nil
+}
+
+// MaxRecordBytes caps one CSV record (one row, all its cells, after decoding): a longer one
+// ends the import (exit 2) rather than being read into memory whole.
+const MaxRecordBytes = 1 << 20
+
+var errRecordTooLong = errors.New("csv record too long")
+
+// recordLimiter refuses to hand the CSV reader more than MaxRecordBytes past the start of the
+// record being read (plus what its buffer reads ahead).
+type recordLimiter struct {
+	r     io.Reader
+	n     int64 // bytes handed out
+	start int64 // offset where the current record starts, as the csv.Reader counts
+}
+
+func (l *recordLimiter) Read(p []byte) (int, error) {
+	if l.n-l.start > MaxRecordBytes+64<<10 {
+		return 0, errRecordTooLong
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	return n, err
 }
 
 type countingReader struct {
@@ -267,8 +295,21 @@ type XLSX struct {
 // into memory (the library needs random access); a large sheet is unpacked to a temporary file
 // and read from there. EINVALID, naming the file, when it is not a workbook.
 func OpenXLSX(path string) (*XLSX, error) {
-	name := filepath.Base(path)
-	f, err := excelize.OpenFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", filepath.Base(path), err)
+	}
+	defer f.Close()
+	return NewXLSX(f, filepath.Base(path))
+}
+
+// maxUnzipped caps what a workbook may unpack to: a million-row register is a few hundred MB.
+const maxUnzipped = 4 << 30
+
+// NewXLSX reads an .xlsx workbook from r and streams its first sheet; name is the file name
+// for messages.
+func NewXLSX(r io.Reader, name string) (*XLSX, error) {
+	f, err := excelize.OpenReader(r, excelize.Options{UnzipSizeLimit: maxUnzipped})
 	if err != nil {
 		return nil, yipanqi.Errorf(yipanqi.EINVALID, "文件“%s”不是有效的 .xlsx 工作簿：%v", name, err)
 	}
@@ -291,14 +332,15 @@ func OpenXLSX(path string) (*XLSX, error) {
 func (x *XLSX) Next() (int, []string, error) {
 	if !x.rows.Next() {
 		if err := x.rows.Error(); err != nil {
-			return 0, nil, fmt.Errorf("read xlsx: %w", err)
+			return 0, nil, yipanqi.Errorf(yipanqi.EINVALID, "第 %d 行之后无法读取（工作簿已损坏）：%v", x.row, err)
 		}
 		return 0, nil, io.EOF
 	}
 	x.row++
 	cells, err := x.rows.Columns(excelize.Options{RawCellValue: true})
 	if err != nil {
-		return x.row, nil, fmt.Errorf("read xlsx row %d: %w", x.row, err)
+		// A damaged sheet: the row cannot be told from the rest, so the file is refused.
+		return x.row, nil, yipanqi.Errorf(yipanqi.EINVALID, "第 %d 行无法读取（工作簿已损坏）：%v", x.row, err)
 	}
 	return x.row, cells, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"yipanqi"
 	"yipanqi/idcard"
+	"yipanqi/internal/xlsxdim"
 	"yipanqi/registry"
 )
 
@@ -39,7 +40,7 @@ func writeFile(t *testing.T, name string, data []byte) string {
 	return path
 }
 
-func gb18030(t *testing.T, s string) []byte {
+func gb18030(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := simplifiedchinese.GB18030.NewEncoder().Bytes([]byte(s))
 	if err != nil {
@@ -268,6 +269,9 @@ func TestWriteReadBack(t *testing.T) {
 			}
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
+			}
+			if format == registry.FormatXLSX {
+				xlsxdim.Check(t, buf.Bytes(), 1+len(want)) // the streamed sheet's real dimension
 			}
 			if format == registry.FormatCSV && !bytes.HasPrefix(buf.Bytes(), []byte("\ufeff序号,姓名,")) {
 				t.Errorf("CSV starts %q, want a BOM and the header", buf.Bytes()[:20])

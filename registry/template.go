@@ -138,6 +138,9 @@ func WriteTemplateXLSX(w io.Writer) error {
 	if err := f.SetPanes(SheetName, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
 		return err
 	}
+	if err := setDimension(f, SheetName, int(numColumns), 2); err != nil {
+		return err
+	}
 
 	const notes = "填写说明"
 	if _, err := f.NewSheet(notes); err != nil {
@@ -151,6 +154,9 @@ func WriteTemplateXLSX(w io.Writer) error {
 		if err := (&xlsxRowSetter{f: f, sheet: notes}).row(i+1, r, style); err != nil {
 			return err
 		}
+	}
+	if err := setDimension(f, notes, 3, len(TemplateInstructions())); err != nil {
+		return err
 	}
 	if err := f.SetColWidth(notes, "A", "A", 18); err != nil {
 		return err
@@ -166,6 +172,16 @@ func WriteTemplateXLSX(w io.Writer) error {
 	}
 	_, err = f.WriteTo(w)
 	return err
+}
+
+// setDimension declares the range a sheet's cells span, cols × rows from A1: excelize leaves
+// it at "A1", and readers that trust it (openpyxl in read-only mode) would see one cell.
+func setDimension(f *excelize.File, sheet string, cols, rows int) error {
+	last, err := excelize.CoordinatesToCellName(max(cols, 1), max(rows, 1))
+	if err != nil {
+		return err
+	}
+	return f.SetSheetDimension(sheet, "A1:"+last)
 }
 
 // xlsxRowSetter writes small sheets cell by cell (the template, not large exports).

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"yipanqi/internal/xlsxdim"
 	"yipanqi/registry"
 )
 
@@ -47,6 +48,7 @@ func TestTemplates(t *testing.T) {
 			}
 			if tc.ext == "xlsx" {
 				sameSheets(t, shipped, buf.Bytes())
+				xlsxdim.Check(t, shipped, 2) // the shipped template declares its real dimension
 			}
 			res, st, probs, err := importFile(t, writeFile(t, "t."+tc.ext, shipped))
 			if err != nil || len(probs) > 0 || len(st.people) != 1 || res.Rows != 1 {

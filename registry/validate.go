@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -44,10 +45,8 @@ const (
 func (v *Validator) Check(l *Layout, row int, cells []string, p *yipanqi.Person, probs []Problem) ([]Problem, bool) {
 	n := len(probs)
 	*p = yipanqi.Person{}
-	for _, cell := range cells {
-		if !utf8.ValidString(cell) {
-			return append(probs, Problem{Row: row, Reason: "该行含有无法识别的字符（文件编码不一致），请将整个文件另存为 UTF-8 或 GB18030 编码"}), false
-		}
+	if probs, ok := checkCells(l, row, cells, probs); !ok {
+		return probs, false
 	}
 
 	// 姓名
@@ -135,6 +134,65 @@ func (v *Validator) Check(l *Layout, row int, cells []string, p *yipanqi.Person,
 		p.ArrivedOn = d
 	}
 	return probs, len(probs) == n
+}
+
+// MaxCellBytes caps one cell: no column of the register needs more (an address is at most
+// 200 characters), and a row with a longer cell is rejected, its value cut in the error file.
+const MaxCellBytes = 4 << 10
+
+// maxValueRunes is how much of a value a Problem carries into the error file.
+const maxValueRunes = 100
+
+// checkCells rejects a row with a cell that did not decode (invalid UTF-8, or U+FFFD, which is
+// what an undecodable GB18030 sequence turns into; a literal U+FFFD is refused as well, so that
+// nothing stored ever holds one) or that is over MaxCellBytes, naming the first such column
+// (a row pasted in another encoding would otherwise fill a line per cell). Cells of columns
+// the import ignores count too: the row is not what the file meant.
+func checkCells(l *Layout, row int, cells []string, probs []Problem) ([]Problem, bool) {
+	for i, cell := range cells {
+		switch {
+		case len(cell) > MaxCellBytes:
+			return append(probs, Problem{Row: row, Column: l.nameAt(i), Value: Truncate(cell),
+				Reason: fmt.Sprintf("%s过长（%d 字节）：一个单元格最多 %d 字节", l.nameAt(i), len(cell), MaxCellBytes)}), false
+		case !utf8.ValidString(cell) || strings.ContainsRune(cell, utf8.RuneError):
+			return append(probs, Problem{Row: row, Column: l.nameAt(i), Value: Truncate(cell),
+				Reason: fmt.Sprintf("%s含有无法识别的字符（在第 %d 个字附近；文件的字符编码有误或不一致）：请检查该处，或将整个文件另存为 UTF-8 或 GB18030 编码", l.nameAt(i), badRuneAt(cell))}), false
+		}
+	}
+	return probs, true
+}
+
+// badRuneAt returns the 1-based character position of the first undecodable character.
+func badRuneAt(s string) int {
+	pos := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		pos++
+		if r == utf8.RuneError {
+			return pos
+		}
+		i += size
+	}
+	return pos
+}
+
+// Truncate cuts a value for an error file: at most maxValueRunes characters, valid UTF-8
+// (an undecodable byte shows as U+FFFD), with "…" when cut.
+func Truncate(s string) string {
+	if len(s) <= maxValueRunes && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == maxValueRunes {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
 }
 
 func (v *Validator) division(l *Layout, row int, cells []string, c Column, label string, probs []Problem) (string, []Problem) {

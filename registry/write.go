@@ -1,14 +1,18 @@
 package registry
 
 import (
+	"archive/zip"
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/transform"
 
 	"yipanqi"
 )
@@ -66,21 +70,35 @@ func formatDate(d yipanqi.Date) string {
 }
 
 // CSVWriter writes the register as CSV in UTF-8 with a byte-order mark, which Excel opens
-// directly.
+// directly, or in GB18030-2022 (no byte-order mark) for systems that want the national code.
 type CSVWriter struct {
 	bw    *bufio.Writer
+	tw    *transform.Writer // the GB18030 encoder, nil for UTF-8
 	w     *csv.Writer
 	cells []string
 	seq   int
 }
 
-// NewCSVWriter writes the byte-order mark and the header.
-func NewCSVWriter(w io.Writer) (*CSVWriter, error) {
+// NewCSVWriter writes the byte-order mark and the header, in UTF-8.
+func NewCSVWriter(w io.Writer) (*CSVWriter, error) { return NewCSVWriterEncoding(w, UTF8) }
+
+// NewCSVWriterEncoding writes the header in the encoding: UTF8 (with a byte-order mark) or
+// GB18030 (the 2022 mapping, as glibc iconv and Windows read it).
+func NewCSVWriterEncoding(w io.Writer, enc Encoding) (*CSVWriter, error) {
 	bw := bufio.NewWriterSize(w, 256<<10)
-	if _, err := bw.WriteString(utf8BOM); err != nil {
-		return nil, err
+	c := &CSVWriter{bw: bw, cells: make([]string, numColumns)}
+	switch enc {
+	case UTF8, "":
+		if _, err := bw.WriteString(utf8BOM); err != nil {
+			return nil, err
+		}
+		c.w = csv.NewWriter(bw)
+	case GB18030:
+		c.tw = transform.NewWriter(bw, GB18030Encoder())
+		c.w = csv.NewWriter(c.tw)
+	default:
+		return nil, fmt.Errorf("registry: unknown encoding %q", enc)
 	}
-	c := &CSVWriter{bw: bw, w: csv.NewWriter(bw), cells: make([]string, numColumns)}
 	c.w.UseCRLF = true // what Excel writes and expects
 	if err := c.w.Write(Headers()); err != nil {
 		return nil, err
@@ -88,11 +106,32 @@ func NewCSVWriter(w io.Writer) (*CSVWriter, error) {
 	return c, nil
 }
 
-// Write implements Writer.
+// Write implements Writer. In GB18030, a cell with a character that has no GB18030-2022 code
+// is an EINVALID error naming the row (序号) and the column, not a replaced character.
 func (c *CSVWriter) Write(p *yipanqi.Person) error {
 	c.seq++
 	record(c.cells, c.seq, p)
+	if c.tw != nil {
+		for i, cell := range c.cells {
+			if r, ok := notGB18030(cell); !ok {
+				return yipanqi.FieldErrorf(yipanqi.EINVALID, Column(i).Header(), "序号 %d 的“%s”含有 GB18030-2022 无法表示的字符 %U：请导出为 UTF-8 的 CSV 或 .xlsx", c.seq, Column(i).Header(), r)
+			}
+		}
+	}
 	return c.w.Write(c.cells)
+}
+
+// notGB18030 returns the first character of s that GB18030-2022 cannot encode.
+func notGB18030(s string) (rune, bool) {
+	over := gb2022EncodeMap()
+	for _, r := range s {
+		if r >= utf8.RuneSelf {
+			if code, ok := over[r]; ok && code == 0 || r == utf8.RuneError {
+				return r, false
+			}
+		}
+	}
+	return 0, true
 }
 
 // Close implements Writer.
@@ -100,6 +139,11 @@ func (c *CSVWriter) Close() error {
 	c.w.Flush()
 	if err := c.w.Error(); err != nil {
 		return err
+	}
+	if c.tw != nil {
+		if err := c.tw.Close(); err != nil {
+			return err
+		}
 	}
 	return c.bw.Flush()
 }
@@ -176,7 +220,89 @@ func (x *XLSXWriter) Close() error {
 	if err := x.sw.Flush(); err != nil {
 		return err
 	}
-	_, err := x.f.WriteTo(x.out)
+	last, err := excelize.CoordinatesToCellName(int(numColumns), x.row)
+	if err != nil {
+		return err
+	}
+	x.f.SetZipWriter(func(w io.Writer) excelize.ZipWriter {
+		return &dimensionZip{Writer: zip.NewWriter(w), part: "xl/worksheets/sheet1.xml", ref: "A1:" + last}
+	})
+	_, err = x.f.WriteTo(x.out)
+	return err
+}
+
+// dimensionZip writes the workbook's parts, setting the <dimension> of one streamed sheet.
+// excelize's stream writer writes the sheet's dimension before its rows, as it stands then
+// ("A1"), and has no way to change it after; readers that trust it (openpyxl in read-only
+// mode, which pandas uses) would see one row. The part passes through a filter on its way into
+// the archive, so nothing is held in memory or written twice.
+type dimensionZip struct {
+	*zip.Writer
+	part, ref string
+}
+
+// Create implements excelize.ZipWriter.
+func (z *dimensionZip) Create(name string) (io.Writer, error) {
+	w, err := z.Writer.Create(name)
+	if err != nil || name != z.part {
+		return w, err
+	}
+	return &dimensionFilter{w: w, ref: z.ref}, nil
+}
+
+// dimensionFilter rewrites the first <dimension …> element of a worksheet, which comes
+// before <sheetData>, and passes the rest through.
+type dimensionFilter struct {
+	w    io.Writer
+	ref  string
+	head []byte
+	done bool
+}
+
+var (
+	dimensionStart = []byte("<dimension ")
+	sheetDataStart = []byte("<sheetData")
+)
+
+func (d *dimensionFilter) Write(p []byte) (int, error) {
+	if d.done {
+		return d.w.Write(p)
+	}
+	d.head = append(d.head, p...)
+	i := bytes.Index(d.head, dimensionStart)
+	if i < 0 {
+		if bytes.Contains(d.head, sheetDataStart) || len(d.head) > 64<<10 {
+			return len(p), d.flush(d.head) // no dimension to set: leave the part as it is
+		}
+		return len(p), nil
+	}
+	// The element ends at "/>" or at "</dimension>".
+	rest := d.head[i:]
+	end := bytes.Index(rest, []byte(">"))
+	if end < 0 {
+		if len(d.head) > 64<<10 {
+			return len(p), d.flush(d.head)
+		}
+		return len(p), nil
+	}
+	end++
+	if rest[end-2] != '/' {
+		j := bytes.Index(rest, []byte("</dimension>"))
+		if j < 0 {
+			return len(p), nil
+		}
+		end = j + len("</dimension>")
+	}
+	var out bytes.Buffer
+	out.Write(d.head[:i])
+	out.WriteString(`<dimension ref="` + d.ref + `"/>`)
+	out.Write(rest[end:])
+	return len(p), d.flush(out.Bytes())
+}
+
+func (d *dimensionFilter) flush(b []byte) error {
+	d.done, d.head = true, nil
+	_, err := d.w.Write(b)
 	return err
 }
 
@@ -184,7 +310,7 @@ func (x *XLSXWriter) Close() error {
 var ErrorFileHeader = []string{"行号", "列", "值", "原因"}
 
 // ErrorFile writes problems as CSV (UTF-8 with a byte-order mark, so Excel opens it): 行号,
-// 列, 值, 原因 — one line per problem. It is a ProblemSink.
+// 列, 值, 原因 — one line per problem. It is a ProblemSink. Values are cut to 100 characters.
 type ErrorFile struct {
 	bw *bufio.Writer
 	w  *csv.Writer
@@ -209,7 +335,7 @@ func (e *ErrorFile) Problem(p Problem) error {
 	if p.Row > 0 {
 		row = strconv.Itoa(p.Row)
 	}
-	return e.w.Write([]string{row, p.Column, defuse(p.Value), p.Reason})
+	return e.w.Write([]string{row, Truncate(p.Column), defuse(Truncate(p.Value)), p.Reason})
 }
 
 // defuse keeps a quoted value from being taken for a formula when Excel opens the file.

@@ -222,6 +222,19 @@ func writeXLSX(w io.Writer, tables []table) error {
 				return err
 			}
 		}
+		// The used range: excelize leaves the dimension at "A1", and readers that trust it
+		// (openpyxl in read-only mode, which pandas uses) would see one cell.
+		cols := len(t.headers)
+		for _, row := range t.rows {
+			cols = max(cols, len(row))
+		}
+		last, err := excelize.CoordinatesToCellName(max(cols, 1), len(t.rows)+1)
+		if err != nil {
+			return err
+		}
+		if err := f.SetSheetDimension(sheet, "A1:"+last); err != nil {
+			return err
+		}
 	}
 	return f.Write(w)
 }

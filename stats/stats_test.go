@@ -10,6 +10,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"yipanqi"
+	"yipanqi/internal/xlsxdim"
 	"yipanqi/stats"
 )
 
@@ -258,6 +259,7 @@ func TestRender(t *testing.T) {
 	if err := r.Write(&b, stats.FormatXLSX); err != nil {
 		t.Fatal(err)
 	}
+	xlsxdim.Check(t, b.Bytes(), -1) // every sheet declares its real dimension
 	f, err := excelize.OpenReader(&b)
 	if err != nil {
 		t.Fatal(err)

@@ -75,6 +75,9 @@ func TestDirectoryCommand(t *testing.T) {
 		if err != nil || !strings.Contains(string(report), "联系方式,3,电话,") {
 			t.Fatalf("error report %q, %v", report, err)
 		}
+		if st, err := os.Stat(filepath.Join(dir, "46.errors.csv")); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("error report mode %v (%v), want 0600", st.Mode(), err)
+		}
 		out, _ = mustRun(t, 0, "", "directory", "versions", "--db", dsn)
 		if !strings.Contains(out, "46  2") {
 			t.Fatalf("a refused import changed the version:\n%s", out)

@@ -14,11 +14,12 @@ import (
 )
 
 const exportUsage = `用法：
-  yipanqi export people [--db DSN] [--scope CODE] -o FILE.csv|FILE.xlsx
-按导入模板的格式导出流动人口登记表（CSV 为带 BOM 的 UTF-8），导出后的文件可原样再导入。
+  yipanqi export people [--db DSN] [--scope CODE] [--encoding UTF-8|GB18030] -o FILE.csv|FILE.xlsx
+按导入模板的格式导出流动人口登记表（CSV 默认为带 BOM 的 UTF-8），导出后的文件可原样再导入。
   --db     数据库：sqlite:文件路径 或 postgres://…（默认取环境变量 YIPANQI_DB，再默认 sqlite:yipanqi.db）
   --scope  导出范围：现居住地在该区划（2、4、6、9 或 12 位代码）之内的人员；
            库中只有一个省的人员时可省略，即导出该省
+  --encoding  CSV 的字符编码：UTF-8（默认）或 GB18030（2022 版编码）
   -o       输出文件，扩展名 .csv 或 .xlsx`
 
 // runExport writes the registry, or the part of it under one division: export people.
@@ -35,6 +36,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	dsn := dbFlag(fs, env)
 	scopeCode := fs.String("scope", "", "")
 	out := fs.String("o", "", "")
+	encName := fs.String("encoding", "UTF-8", "")
 	rest, err := regParseFlags(fs, args[1:], exportUsage)
 	if err != nil {
 		return err
@@ -45,6 +47,18 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	format, err := regFormat(*out, "-o")
 	if err != nil {
 		return err
+	}
+	var enc registry.Encoding
+	switch strings.ToUpper(*encName) {
+	case "UTF-8", "UTF8":
+		enc = registry.UTF8
+	case "GB18030":
+		enc = registry.GB18030
+		if format != registry.FormatCSV {
+			return usageError("--encoding 只用于 CSV：.xlsx 工作簿总是 Unicode")
+		}
+	default:
+		return usageError("--encoding“%s”无效：应为 UTF-8 或 GB18030", *encName)
 	}
 	var scope yipanqi.Scope
 	if *scopeCode != "" {
@@ -75,7 +89,13 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	bar := newRegProgress(env, -1, "导出", false)
 	n := 0
 	err = regWriteAtomically(*out, func(w io.Writer) error {
-		rw, err := registry.NewWriter(w, format)
+		var rw registry.Writer
+		var err error
+		if format == registry.FormatCSV {
+			rw, err = registry.NewCSVWriterEncoding(w, enc)
+		} else {
+			rw, err = registry.NewWriter(w, format)
+		}
 		if err != nil {
 			return err
 		}

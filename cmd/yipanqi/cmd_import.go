@@ -158,7 +158,8 @@ func abs(p string) string {
 	return a
 }
 
-// errorFile is the error file being written: a temporary file beside its final path, renamed
+// errorFile is the error file being written (mode 0600: it quotes the rejected rows'
+// personal data): a temporary file beside its final path, renamed
 // to it when there were problems, removed (with any stale error file of an earlier run) when
 // there were none.
 type errorFile struct {
@@ -199,7 +200,7 @@ func (e *errorFile) keep(problems bool) error {
 		}
 		return nil
 	}
-	if err := os.Chmod(name, 0o644); err != nil {
+	if err := os.Chmod(name, 0o600); err != nil { // it quotes personal data: its owner only
 		return fmt.Errorf("write %s: %w", e.path, err)
 	}
 	return os.Rename(name, e.path)

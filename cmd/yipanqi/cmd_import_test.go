@@ -167,6 +167,50 @@ func TestImportFormats(t *testing.T) {
 	})
 }
 
+// TestImportGB18030LateUndecodable: a GB18030 file, its encoding decided by its first 64 KiB,
+// with an undecodable sequence in row 1200: that row is rejected (exit 1) naming row and
+// column, the rest imported, and nobody stored with U+FFFD.
+func TestImportGB18030LateUndecodable(t *testing.T) {
+	dir := t.TempDir()
+	gen := genFile(t, dir, "gen.csv", "43", 1500, 7)
+	recs := readCSV(t, gen)
+	recs[1199][int(registry.ColResidenceAddress)] += "XX"
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.WriteAll(recs)
+	gb, err := simplifiedchinese.GB18030.NewEncoder().Bytes(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := bytes.Index(gb, []byte("XX")); i < 64<<10 {
+		t.Fatalf("the bad sequence is at %d, inside the sniffed prefix", i)
+	}
+	gb = bytes.Replace(gb, []byte("XX"), []byte{0x81, 0x20}, 1) // a lead byte without its trail
+	path := filepath.Join(dir, "gb.csv")
+	if err := os.WriteFile(path, gb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eachDB(t, func(t *testing.T, dsn string) {
+		mustRun(t, 1, "imported 1499, updated 0, rejected 1\n", "import", "people", "--db", dsn, path)
+		got := readCSV(t, filepath.Join(dir, "gb.errors.csv"))
+		if len(got) != 2 || got[1][0] != "1200" || got[1][1] != "现居住地详址" {
+			t.Fatalf("error file %q", got)
+		}
+		db := storetest.Open(t, dsn)
+		s, _ := yipanqi.NewScope("43")
+		n := 0
+		if err := db.ExportPeople(context.Background(), s, "test", func(p *yipanqi.Person) error {
+			n++
+			if strings.ContainsRune(p.Name+p.HukouAddress+p.ResidenceAddress, '\ufffd') {
+				t.Errorf("stored %q", p.ResidenceAddress)
+			}
+			return nil
+		}); err != nil || n != 1499 {
+			t.Fatalf("exported %d, %v", n, err)
+		}
+	})
+}
+
 func TestImportTemplates(t *testing.T) {
 	dsn := storetest.SQLiteDSN(t)
 	for _, ext := range []string{"csv", "xlsx"} {
@@ -200,6 +244,9 @@ func TestImportRejects(t *testing.T) {
 		_, errOut := mustRun(t, 1, "imported 3, updated 0, rejected 5\n", "import", "people", "--db", dsn, path)
 		if !strings.Contains(errOut, "bad.errors.csv") {
 			t.Errorf("stderr %q does not point at the error file", errOut)
+		}
+		if st, err := os.Stat(stale); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("error file mode %v (%v), want 0600: it quotes personal data", st.Mode(), err)
 		}
 		got := readCSV(t, stale)
 		want := [][]string{
