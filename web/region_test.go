@@ -124,7 +124,8 @@ func startRegion(t *testing.T, dsns map[string]string) *region {
 			}
 		}()
 		app, err := web.New(web.Config{Code: spec.code, Name: spec.name, BasePath: ta.base, Store: db, Node: node,
-			Now: clk.Now, FailDelay: time.Nanosecond})
+			Now: clk.Now, FailDelay: time.Nanosecond,
+			Status: &web.Node{Code: spec.code, Name: spec.name, Store: db, Types: []string{"verify.identity"}, CacheFor: -1}})
 		if err != nil {
 			t.Fatal(err)
 		}
