@@ -1,11 +1,11 @@
 package exchange
 
 import (
-	"regexp"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sync"
 	"time"
 
