@@ -113,6 +113,7 @@ type step struct {
 	dead    *deadLetter     // dead-letter the message instead
 	err     error           // the store failed: deliver the message again
 	rcpt    *pendingReceipt // the receipt the message earns, sent when the batch commits
+	person  *personCheck    // a request about a person: its sender is checked against the registry
 	refs    []string        // the hashes of the messages it names; nil: e.ReplyTo
 
 	fresh bool // set by the transaction: the inbox row was new and apply ran
@@ -192,6 +193,19 @@ func (n *Node) commit(ctx context.Context, steps []*step) {
 			if err := tx.PrefetchByHash(ctx, refs, yipanqi.Outgoing); err != nil {
 				return err
 			}
+			// Requests about a person: who the registry says the person is (checkReceived).
+			var ids []string
+			for _, s := range steps {
+				if s.dead == nil && s.person != nil {
+					ids = append(ids, s.person.idNumber)
+				}
+			}
+			var reg map[string]sqlstore.Registered
+			if len(ids) > 0 {
+				if reg, err = tx.RegistryPeople(ctx, ids); err != nil {
+					return err
+				}
+			}
 			k := 0
 			for i, s := range steps {
 				if s.dead != nil {
@@ -204,6 +218,12 @@ func (n *Node) commit(ctx context.Context, steps []*step) {
 				k++
 				if !s.fresh {
 					continue
+				}
+				if s.person != nil {
+					if err := n.checkReceived(s.person, reg); err != nil {
+						refused, cause = i, err.(*refusal).err
+						return err
+					}
 				}
 				if err := s.apply(ctx, tx, tl); err != nil {
 					if r, ok := isRefusal(err); ok {
@@ -474,9 +494,10 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: holder, Action: "case.received",
 			Object: caseID, Reason: "来自 " + rd.FromUnit})
 	}
-	return &step{inbox: n.inboxItem(d, e, typ), apply: apply, rcpt: rcpt, applied: func() {
-		n.emit(Event{Kind: EventReceived, CaseID: caseID, MessageID: e.ID})
-	}}, nil
+	return &step{inbox: n.inboxItem(d, e, typ), apply: apply, rcpt: rcpt, person: personCheckOf(ct, idNumber, d.Src),
+		applied: func() {
+			n.emit(Event{Kind: EventReceived, CaseID: caseID, MessageID: e.ID})
+		}}, nil
 }
 
 // onReceipt records the receiver's receipt: on the outgoing case it names, received_at (the
