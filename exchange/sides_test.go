@@ -94,7 +94,7 @@ func TestSenderIsASideOfThePerson(t *testing.T) {
 		b := w.start(t, "43", newDSN(), both)
 		ctx := context.Background()
 		birth := yipanqi.Date{Year: 1985, Month: 6, Day: 15}
-		hunan := storetest.IDNumber(unit43, birth, 901)     // hukou in Hunan, in nobody's registry
+		hunan := storetest.IDNumber(unit43, birth, 901)       // hukou in Hunan, in nobody's registry
 		guangdong := storetest.IDNumber("440106", birth, 903) // a Guangdong resident, in nobody's registry
 		care := func(id string) json.RawMessage {
 			f := map[string]any{"need": "left_behind_elder", "detail": "老人独居，请协助探望"}
