@@ -351,7 +351,7 @@ func (t *CaseType) ValidateReply(reply string, fields json.RawMessage) error {
 		for i, x := range t.Replies {
 			labels[i] = x.Value + "（" + x.Label + "）"
 		}
-		return FieldErrorf(EINVALID, "reply", "“%s”不是“%s”类案件的答复选项，可选：%s", reply, t.Label, strings.Join(labels, "、"))
+		return FieldErrorf(EINVALID, "reply", "“%s”不是“%s”类案件的答复选项，可选：%s", receivedName(reply), t.Label, strings.Join(labels, "、"))
 	}
 	if len(fields) == 0 {
 		fields = json.RawMessage("{}")
@@ -404,6 +404,7 @@ func fieldsObject(fields json.RawMessage, what string) (map[string]any, error) {
 func (t *CaseType) checkFields(specs []FieldSpec, obj map[string]any, reply string) error {
 	for name := range obj {
 		if !hasField(specs, name) {
+			name = receivedName(name)
 			if reply != "" {
 				return FieldErrorf(EINVALID, name, "“%s”答复不含字段“%s”", reply, name)
 			}
@@ -463,6 +464,7 @@ func (t *CaseType) checkValue(f *FieldSpec, v any, path string) error {
 			}
 			for name := range obj {
 				if !hasField(f.Items, name) {
+					name = receivedName(name)
 					return FieldErrorf(EINVALID, fmt.Sprintf("%s[%d].%s", path, i, name), "“%s”第 %d 条不含字段“%s”", f.Label, i+1, name)
 				}
 			}
@@ -505,7 +507,7 @@ func (t *CaseType) checkValue(f *FieldSpec, v any, path string) error {
 		for i, o := range f.Options {
 			labels[i] = o.Value + "（" + o.Label + "）"
 		}
-		return bad("的取值“%s”不在可选项中，可选：%s", s, strings.Join(labels, "、"))
+		return bad("的取值不在可选项中，可选：%s", strings.Join(labels, "、"))
 	}
 	return nil
 }
@@ -520,6 +522,7 @@ func (t *CaseType) checkCorrections(f *FieldSpec, v any, path string) error {
 	for name, value := range obj {
 		spec := t.Field(name)
 		if spec == nil || spec.Kind == KindCorrections {
+			name = receivedName(name)
 			return FieldErrorf(EINVALID, path+"."+name, "“%s”中的“%s”不是“%s”类案件的字段", f.Label, name, t.Label)
 		}
 		corrected := *spec
@@ -546,6 +549,20 @@ func validIDNumber(s string) bool {
 	}
 	return s[17] == "10X98765432"[sum%11]
 }
+
+// receivedName is a field name that was sent, as an error may show it: the name when it has
+// the shape of a catalog field name (at most 40 characters, no run of 4 digits or more), else
+// a placeholder. Errors name the field and the rule, never a value, and a sender may put a
+// value (an ID number) where a name goes; the messages of ValidateRequest and ValidateReply
+// end up in dead-letter reasons and rejection notices.
+func receivedName(name string) string {
+	if len(name) <= 40 && fieldName.MatchString(name) && !digitRun.MatchString(name) {
+		return name
+	}
+	return "（不可识别的字段名）"
+}
+
+var digitRun = regexp.MustCompile(`[0-9]{4}`)
 
 // typeName is the shape of a type name: dot-separated lower-case words (it travels in the
 // envelope type cn.ypq.<name>.v1 and in NATS subjects).

@@ -213,6 +213,9 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 			return nil, fmt.Errorf("demo: node %s: %w", n.Code, err)
 		}
 	}
+	if err := r.dropClashes(ctx); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
 	// Each province's own directory (fictional offices on the real divisions), seeded once;
 	// the others' come over the exchange as directory.update once the engines run.
 	publish, err := r.seedDirectories(ctx, codes)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"yipanqi"
+	"yipanqi/sqlstore"
 )
 
 // target is a person a node may ask about: someone it holds whose hometown is another node.
@@ -45,6 +46,51 @@ func (r *Region) loadTargets(ctx context.Context, n *Node) error {
 		if len(page) < 1000 {
 			return nil
 		}
+	}
+	return nil
+}
+
+// dropClashes drops the targets whose ID number the hometown node's registry also holds. Each
+// node's register is generated on its own, so now and then two provinces' made-up people share
+// a number; a real number is one person's. The hometown would refuse a case about "its own
+// resident" from another node (docs/workflows.md, Who may send about whom), so the traffic
+// leaves such people out.
+func (r *Region) dropClashes(ctx context.Context) error {
+	byHome := map[string][]string{}
+	for _, n := range r.Nodes {
+		for _, t := range n.targets {
+			home := t.hukouCode[:2]
+			byHome[home] = append(byHome[home], t.idNumber)
+		}
+	}
+	clash := map[string]bool{}
+	for home, ids := range byHome {
+		h := r.byCode[home]
+		if h == nil {
+			continue
+		}
+		err := h.DB.InTx(ctx, func(tx *sqlstore.Tx) error {
+			held, err := tx.RegistryPeople(ctx, ids)
+			for id := range held {
+				clash[id] = true
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(clash) == 0 {
+		return nil
+	}
+	for _, n := range r.Nodes {
+		kept := n.targets[:0]
+		for _, t := range n.targets {
+			if !clash[t.idNumber] {
+				kept = append(kept, t)
+			}
+		}
+		n.targets = kept
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -137,13 +138,42 @@ func (p *jsonParser) pointer() string {
 		if e.index >= 0 {
 			sb.WriteString(strconv.Itoa(e.index))
 		} else {
-			sb.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(e.name))
+			sb.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(nameOf(e.name)))
 		}
 	}
 	return quoteShort(sb.String())
 }
 
-// quoteShort quotes s for an error message, cut to a readable length.
+// nameOf is a member name as an error message and its Field may show it: the name itself
+// when it has the shape of a protocol or catalog name (lower-case letters, digits and "_",
+// starting with a letter, at most 40 characters, no run of 4 digits or more), else a
+// placeholder. A name is what the sender wrote: it may hold anything, an ID number too, and
+// a reason names the field and the rule, never what was sent (docs/exchange-engine.md).
+func nameOf(s string) string {
+	if safeName.MatchString(s) && !digitRun.MatchString(s) {
+		return s
+	}
+	return "（不可识别的字段名）"
+}
+
+// nameOfType is a received catalog type name as a reason may show it: each dot-separated
+// part as nameOf allows, else a placeholder.
+func nameOfType(s string) string {
+	for _, part := range strings.Split(s, ".") {
+		if nameOf(part) != part {
+			return "（不可识别的类型名）"
+		}
+	}
+	return s
+}
+
+var (
+	safeName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+	digitRun = regexp.MustCompile(`[0-9]{4}`)
+)
+
+// quoteShort quotes s for an error message, cut to a readable length. Only for what this node
+// wrote itself (a configuration, a key file): a value received is never quoted (nameOf).
 func quoteShort(s string) string {
 	const max = 64
 	if utf8.RuneCountInString(s) > max {
@@ -231,9 +261,9 @@ func (p *jsonParser) object() (jsonValue, error) {
 		}
 		if seen[name] || (seen == nil && hasMember(v.obj, name)) {
 			if top {
-				return jsonValue{}, yipanqi.FieldErrorf(yipanqi.EINVALID, quoteShort(name), "字段 %s 重复出现", quoteShort(name))
+				return jsonValue{}, yipanqi.FieldErrorf(yipanqi.EINVALID, nameOf(name), "字段 %s 重复出现", nameOf(name))
 			}
-			return jsonValue{}, p.errorf("成员“%s”重复出现", quoteShort(name))
+			return jsonValue{}, p.errorf("成员“%s”重复出现", nameOf(name))
 		}
 		// Small objects are searched linearly; a map pays off only for big ones.
 		if seen == nil && len(v.obj) >= 16 {
@@ -252,7 +282,7 @@ func (p *jsonParser) object() (jsonValue, error) {
 		p.i++
 		p.skipSpace()
 		if top {
-			p.field = quoteShort(name)
+			p.field = nameOf(name)
 		} else {
 			p.path = append(p.path, pathElem{name: name, index: -1})
 		}
@@ -476,10 +506,10 @@ func (p *jsonParser) number() (jsonValue, error) {
 	lit := string(p.b[start:p.i])
 	f, err := strconv.ParseFloat(lit, 64)
 	if err != nil {
-		return jsonValue{}, p.errorf("数值 %s 超出双精度浮点数范围", quoteShort(lit))
+		return jsonValue{}, p.errorf("第 %d 字节起的数值超出双精度浮点数范围", start+1)
 	}
 	if want := canonicalNumber(f); want != lit {
-		return jsonValue{}, p.errorf("数值 %s 不是规范形式（RFC 8785），应写作 %s；超过 2^53 的整数（如身份号码）请用字符串", quoteShort(lit), want)
+		return jsonValue{}, p.errorf("第 %d 字节起的数值不是规范形式（RFC 8785）；超过 2^53 的整数（如身份号码）请用字符串", start+1)
 	}
 	return jsonValue{kind: jsonNumber, str: lit}, nil
 }

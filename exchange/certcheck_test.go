@@ -22,6 +22,7 @@ func TestCertCheck(t *testing.T) {
 		today := yipanqi.DateOf(time.Now().In(time.FixedZone("CST", 8*3600)))
 		birth := yipanqi.Date{Year: 1990, Month: 5, Day: 6}
 		person := func(i int) string { return storetest.IDNumber(unit43, birth, i) }
+		register(t, a, unit43, person(1), person(2), person(3), person(4))
 		issue := func(i int, issued, until yipanqi.Date) string {
 			c := &yipanqi.Certificate{Kind: yipanqi.CertIssued, IDNumber: person(i), HolderName: "测试", IssuerCode: unit43,
 				IssuedOn: issued, ValidUntil: until, MaritalStatus: yipanqi.FirstMarried}

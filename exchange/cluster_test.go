@@ -102,7 +102,7 @@ func newKeys(tb testing.TB) *world {
 func sendTo44(tb testing.TB, b *peer, i int) *yipanqi.Case {
 	tb.Helper()
 	c := &yipanqi.Case{Type: "verify.identity", OrgUnit: unit43, PeerNode: "44", PeerUnit: unit44b}
-	if err := b.node.Send(context.Background(), c, fieldsFor(i)); err != nil {
+	if err := b.node.Send(context.Background(), c, fieldsFrom43(i)); err != nil {
 		tb.Fatalf("send %d from 43: %v", i, err)
 	}
 	return c
@@ -116,6 +116,9 @@ func burst(tb testing.TB, p *peer, first, n int, dst, from, to string) []*yipanq
 	for i := range batch {
 		out[i] = &yipanqi.Case{Type: "verify.identity", OrgUnit: from, PeerNode: dst, PeerUnit: to}
 		batch[i] = exchange.NewCase{Case: out[i], Fields: fieldsFor(first + i)}
+		if p.code == "43" {
+			batch[i].Fields = fieldsFrom43(first + i)
+		}
 	}
 	if err := p.node.SendMany(context.Background(), batch); err != nil {
 		tb.Fatalf("burst from %s: %v", p.code, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sync"
 	"time"
 
@@ -123,7 +124,7 @@ func parseDirectoryPart(province string, fields json.RawMessage) (yipanqi.Direct
 	dec := json.NewDecoder(bytes.NewReader(fields))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
-		return yipanqi.DirectoryVersion{}, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "fields", "名录更新数据格式错误：%v", err)
+		return yipanqi.DirectoryVersion{}, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "fields", "名录更新数据格式错误：%s", jsonProblem(err))
 	}
 	v := yipanqi.DirectoryVersion{Province: province, Version: d.Version, Entries: len(d.Entries)}
 	part, parts := d.Part, d.Parts
@@ -138,7 +139,7 @@ func parseDirectoryPart(province string, fields json.RawMessage) (yipanqi.Direct
 	}
 	t, err := time.Parse(time.RFC3339Nano, d.UpdatedAt)
 	if err != nil {
-		return v, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "updated_at", "名录更新时间“%s”无效", d.UpdatedAt)
+		return v, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "updated_at", "名录更新时间（updated_at）不是 RFC 3339 时间")
 	}
 	v.UpdatedAt = t.UTC()
 	entries := make([]yipanqi.DirectoryEntry, len(d.Entries))
@@ -149,11 +150,11 @@ func parseDirectoryPart(province string, fields json.RawMessage) (yipanqi.Direct
 			JobTitle: w.JobTitle, Phone: w.Phone, Address: w.Address, Note: w.Note}
 		if w.IssuedOn != "" {
 			if e.IssuedOn, err = yipanqi.ParseDate(w.IssuedOn); err != nil {
-				return v, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "IssuedOn", "名录第 %d 条：发布日期“%s”无效", i+1, w.IssuedOn)
+				return v, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "IssuedOn", "名录第 %d 条：发布日期须为 YYYY-MM-DD 格式的日期", i+1)
 			}
 		}
 		if errs := e.Check(province); len(errs) > 0 {
-			return v, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, errs[0].Field, "名录第 %d 条（%s）：%s", i+1, e.Kind.Label(), errs[0].Message)
+			return v, nil, 0, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, errs[0].Field, "名录第 %d 条（%s）：%s", i+1, e.Kind.Label(), withoutQuoted(errs[0].Message))
 		}
 		entries[i] = e
 	}
@@ -175,7 +176,7 @@ func DirectoryCaseType() CaseType {
 			} `json:"entries"`
 		}
 		if err := json.Unmarshal(fields, &d); err != nil {
-			return yipanqi.FieldErrorf(yipanqi.EINVALID, "fields", "名录更新数据格式错误：%v", err)
+			return yipanqi.FieldErrorf(yipanqi.EINVALID, "fields", "名录更新数据格式错误：%s", jsonProblem(err))
 		}
 		province := ""
 		for _, e := range d.Entries {
@@ -358,3 +359,9 @@ func (n *Node) RunDirectoryApplier(ctx context.Context, every time.Duration) err
 		}
 	}
 }
+
+// quotedText is a value DirectoryEntry.Check quotes in its messages (“…”), for the person who
+// typed it; a received entry's values stay out of a reason (docs/exchange-engine.md).
+var quotedText = regexp.MustCompile(`“[^”]*”`)
+
+func withoutQuoted(msg string) string { return quotedText.ReplaceAllString(msg, "") }

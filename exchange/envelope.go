@@ -61,7 +61,7 @@ func NodeOf(source string) (string, error) {
 	code, ok := strings.CutPrefix(source, sourcePrefix)
 	if !ok || !validNodeCode(code) {
 		return "", yipanqi.FieldErrorf(yipanqi.EINVALID, "source",
-			"字段 source：“%s”不是节点来源，应为“ypq:node:”加两位省级代码，如“ypq:node:44”", quoteShort(source))
+			"字段 source 不是节点来源，应为“ypq:node:”加两位省级代码，如“ypq:node:44”")
 	}
 	return code, nil
 }
@@ -82,7 +82,7 @@ func EventType(catalogType string, version int) string {
 func ParseEventType(t string) (catalogType string, version int, err error) {
 	bad := func() (string, int, error) {
 		return "", 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "type",
-			"字段 type：“%s”不是合法的消息类型，应为“cn.ypq.<目录类型>.v<版本>”，如“cn.ypq.verify.identity.v1”", quoteShort(t))
+			"字段 type 不是合法的消息类型，应为“cn.ypq.<目录类型>.v<版本>”，如“cn.ypq.verify.identity.v1”")
 	}
 	rest, ok := strings.CutPrefix(t, typePrefix)
 	if !ok || len(t) > 128 {
@@ -195,7 +195,7 @@ func invalid(field, format string, args ...any) error {
 var attributes = []attribute{
 	{"specversion", true, func(e *Envelope, s string) error {
 		if s != SpecVersion {
-			return invalid("specversion", "须为“1.0”，实为“%s”", quoteShort(s))
+			return invalid("specversion", "须为“1.0”")
 		}
 		return nil
 	}},
@@ -219,18 +219,18 @@ var attributes = []attribute{
 	}},
 	{"time", true, func(e *Envelope, s string) error {
 		if !isTimeText(s) {
-			return invalid("time", "“%s”不是 UTC 的 RFC 3339 时间，应形如“2026-03-01T08:00:00.123456789Z”", quoteShort(s))
+			return invalid("time", "不是 UTC 的 RFC 3339 时间，应形如“2026-03-01T08:00:00.123456789Z”")
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return invalid("time", "“%s”不是存在的日期时间", quoteShort(s))
+			return invalid("time", "不是存在的日期时间")
 		}
 		e.Time = t.UTC()
 		return nil
 	}},
 	{"datacontenttype", true, func(e *Envelope, s string) error {
 		if s != DataContentType {
-			return invalid("datacontenttype", "须为“application/json”，实为“%s”", quoteShort(s))
+			return invalid("datacontenttype", "须为“application/json”")
 		}
 		return nil
 	}},
@@ -258,21 +258,21 @@ var attributes = []attribute{
 
 func checkID(s string) error {
 	if !isUUID(s, 7) {
-		return invalid("id", "“%s”不是 UUIDv7（小写、带连字符的 36 位形式）", quoteShort(s))
+		return invalid("id", "不是 UUIDv7（小写、带连字符的 36 位形式）")
 	}
 	return nil
 }
 
 func checkSubject(s string) error {
 	if !isUUID(s, 0) {
-		return invalid("subject", "“%s”不是案件编号（小写、带连字符的 36 位 UUID）", quoteShort(s))
+		return invalid("subject", "不是案件编号（小写、带连字符的 36 位 UUID）")
 	}
 	return nil
 }
 
 func checkDest(s string) error {
 	if !validNodeCode(s) {
-		return invalid("ypqdest", "“%s”不是目的节点代码（两位省级代码，如“35”）", quoteShort(s))
+		return invalid("ypqdest", "不是目的节点代码（两位省级代码，如“35”）")
 	}
 	return nil
 }
@@ -284,12 +284,12 @@ func checkUnit(s string) error {
 			return nil
 		}
 	}
-	return invalid("ypqunit", "“%s”不是行政区划代码（2、4、6、9 或 12 位数字）", quoteShort(s))
+	return invalid("ypqunit", "不是行政区划代码（2、4、6、9 或 12 位数字）")
 }
 
 func checkReplyTo(s string) error {
 	if !isLowerHex(s, 64) {
-		return invalid("ypqreplyto", "“%s”不是被答复消息的 SM3 摘要（64 位小写十六进制）", quoteShort(s))
+		return invalid("ypqreplyto", "不是被答复消息的 SM3 摘要（64 位小写十六进制）")
 	}
 	return nil
 }
@@ -297,7 +297,7 @@ func checkReplyTo(s string) error {
 func checkKeyID(s string) error {
 	node, ok := keyIDNode(s)
 	if !ok || !validNodeCode(node) {
-		return invalid("ypqkeyid", "“%s”不是节点密钥编号（形如“44-1a2b3c4d”）", quoteShort(s))
+		return invalid("ypqkeyid", "不是节点密钥编号（形如“44-1a2b3c4d”）")
 	}
 	return nil
 }
@@ -346,7 +346,7 @@ func Decode(b []byte) (*Envelope, error) {
 		}
 		a := findAttribute(m.name)
 		if a == nil {
-			return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, quoteShort(m.name), "未知字段“%s”（CloudEvents 扩展属性只允许本系统定义的 ypq*）", quoteShort(m.name))
+			return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, nameOf(m.name), "未知字段“%s”（CloudEvents 扩展属性只允许本系统定义的 ypq*）", nameOf(m.name))
 		}
 		if m.value.kind != jsonString {
 			return nil, invalid(a.name, "须为字符串，实为%s", m.value.kind.kindName())
@@ -386,7 +386,7 @@ func findAttribute(name string) *attribute {
 // checkCross checks the rules that tie attributes together.
 func (e *Envelope) checkCross() error {
 	if !strings.HasPrefix(e.Unit, e.Dest) {
-		return invalid("ypqunit", "受理单位“%s”不在目的节点“%s”的辖区内", e.Unit, e.Dest)
+		return invalid("ypqunit", "受理单位不在目的节点（ypqdest）的辖区内")
 	}
 	return nil
 }

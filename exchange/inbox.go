@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -111,6 +113,7 @@ type step struct {
 	dead    *deadLetter     // dead-letter the message instead
 	err     error           // the store failed: deliver the message again
 	rcpt    *pendingReceipt // the receipt the message earns, sent when the batch commits
+	person  *personCheck    // a request about a person: its sender is checked against the registry
 	refs    []string        // the hashes of the messages it names; nil: e.ReplyTo
 
 	fresh bool // set by the transaction: the inbox row was new and apply ran
@@ -132,7 +135,7 @@ func (n *Node) prepare(ctx context.Context, d Delivery, units map[string]route) 
 	case e.Dest != n.code || d.Dst != n.code:
 		err = refuse(yipanqi.EINVALID, "ypqdest", "消息的目的节点为 %s，不是本节点 %s", e.Dest, n.code)
 	case d.Type != typ:
-		err = refuse(yipanqi.EINVALID, "type", "消息类型 %s 与主题中的类型 %s 不符", typ, d.Type)
+		err = refuse(yipanqi.EINVALID, "type", "消息类型与主题中的类型不符")
 	case typ == TypeReceipt:
 		s, err = n.onReceipt(d, e)
 	case typ == TypeReceipts:
@@ -192,6 +195,19 @@ func (n *Node) commit(ctx context.Context, steps []*step) {
 			if err := tx.PrefetchByHash(ctx, refs, yipanqi.Outgoing); err != nil {
 				return err
 			}
+			// Requests about a person: who the registry says the person is (checkReceived).
+			var ids []string
+			for _, s := range steps {
+				if s.dead == nil && s.person != nil {
+					ids = append(ids, s.person.idNumber)
+				}
+			}
+			var reg map[string]sqlstore.Registered
+			if len(ids) > 0 {
+				if reg, err = tx.RegistryPeople(ctx, ids); err != nil {
+					return err
+				}
+			}
 			k := 0
 			for i, s := range steps {
 				if s.dead != nil {
@@ -204,6 +220,12 @@ func (n *Node) commit(ctx context.Context, steps []*step) {
 				k++
 				if !s.fresh {
 					continue
+				}
+				if s.person != nil {
+					if err := n.checkReceived(s.person, reg); err != nil {
+						refused, cause = i, err.(*refusal).err
+						return err
+					}
 				}
 				if err := s.apply(ctx, tx, tl); err != nil {
 					if r, ok := isRefusal(err); ok {
@@ -302,9 +324,11 @@ type deadLetter struct {
 // receipt or a notice, a signed rejection notice to the node that published it (the
 // subject's sender, which the server vouches for).
 func (n *Node) deadStep(d Delivery, e *Envelope, cause error) *step {
-	reason := yipanqi.ErrorMessage(cause)
-	if f := yipanqi.ErrorField(cause); f != "" {
-		reason = fmt.Sprintf("%s（字段 %s）", reason, f)
+	// The reason names the field and the rule, never a value received (docs/exchange-engine.md);
+	// masking what looks like an ID number is the last guard should a message forget it.
+	reason, field := maskIDNumbers(yipanqi.ErrorMessage(cause)), maskIDNumbers(yipanqi.ErrorField(cause))
+	if field != "" {
+		reason = fmt.Sprintf("%s（字段 %s）", reason, field)
 	}
 	msgID, subject, typ := d.MsgID, "", d.Type
 	var replyTo string
@@ -323,7 +347,7 @@ func (n *Node) deadStep(d Delivery, e *Envelope, cause error) *step {
 		}
 		var err error
 		dl.notice, dl.noticeBody, err = n.seal(TypeRejected, subject, d.Src, d.Src, replyTo, n.now(),
-			rejectedData{MessageID: msgID, Code: yipanqi.ErrorCode(cause), Field: yipanqi.ErrorField(cause), Reason: reason})
+			rejectedData{MessageID: msgID, Code: yipanqi.ErrorCode(cause), Field: field, Reason: reason})
 		if err != nil {
 			return &step{d: d, e: e, err: fmt.Errorf("exchange: rejection notice for %s: %w", msgID, err)}
 		}
@@ -357,7 +381,7 @@ func (n *Node) deadLetterTx(ctx context.Context, tx *sqlstore.Tx, dl *deadLetter
 func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ string, units map[string]route) (*step, error) {
 	ct, ok := n.cfg.Types[typ]
 	if !ok {
-		return nil, refuse(yipanqi.EINVALID, "type", "未知的案件类型“%s”", typ)
+		return nil, refuse(yipanqi.EINVALID, "type", "未知的案件类型“%s”", nameOfType(typ))
 	}
 	holder, err := n.routeRequest(ctx, e.Unit, units)
 	if err != nil {
@@ -368,7 +392,7 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		return nil, refuse(yipanqi.EINVALID, "data", "案件数据格式错误：%s", jsonProblem(err))
 	}
 	if !yipanqi.ValidDivisionCode(rd.FromUnit) || rd.FromUnit[:2] != d.Src {
-		return nil, refuse(yipanqi.EINVALID, "from_unit", "发文单位“%s”无效或不属于来源节点 %s", rd.FromUnit, d.Src)
+		return nil, refuse(yipanqi.EINVALID, "from_unit", "发文单位（from_unit）无效或不属于来源节点 %s", d.Src)
 	}
 	// The catalog's checks, as Send made them at the sender: a sender on an older or
 	// tampered build may have skipped them.
@@ -472,9 +496,10 @@ func (n *Node) onRequest(ctx context.Context, d Delivery, e *Envelope, typ strin
 		return tx.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: holder, Action: "case.received",
 			Object: caseID, Reason: "来自 " + rd.FromUnit})
 	}
-	return &step{inbox: n.inboxItem(d, e, typ), apply: apply, rcpt: rcpt, applied: func() {
-		n.emit(Event{Kind: EventReceived, CaseID: caseID, MessageID: e.ID})
-	}}, nil
+	return &step{inbox: n.inboxItem(d, e, typ), apply: apply, rcpt: rcpt, person: personCheckOf(ct, idNumber, d.Src),
+		applied: func() {
+			n.emit(Event{Kind: EventReceived, CaseID: caseID, MessageID: e.ID})
+		}}, nil
 }
 
 // onReceipt records the receiver's receipt: on the outgoing case it names, received_at (the
@@ -491,7 +516,7 @@ func (n *Node) onReceipt(d Delivery, e *Envelope) (*step, error) {
 	if rc.DueAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, rc.DueAt)
 		if err != nil {
-			return nil, refuse(yipanqi.EINVALID, "due_at", "回执中的办理期限“%s”不是 RFC 3339 时间", rc.DueAt)
+			return nil, refuse(yipanqi.EINVALID, "due_at", "回执中的办理期限（due_at）不是 RFC 3339 时间")
 		}
 		due = t
 	}
@@ -528,6 +553,7 @@ func (n *Node) onRejected(d Delivery, e *Envelope) (*step, error) {
 	if err := json.Unmarshal(e.Data, &rd); err != nil || rd.Reason == "" {
 		return nil, refuse(yipanqi.EINVALID, "data", "退回通知缺少退回原因")
 	}
+	rd.Reason = maskIDNumbers(rd.Reason) // a peer on an older build may quote what it refused
 	var caseID string
 	apply := func(ctx context.Context, tx *sqlstore.Tx, tl *timeline) error {
 		caseID = ""
@@ -573,14 +599,14 @@ func (n *Node) onRejected(d Delivery, e *Envelope) (*step, error) {
 func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 	ct, ok := n.cfg.Types[typ]
 	if !ok {
-		return nil, refuse(yipanqi.EINVALID, "type", "未知的案件类型“%s”", typ)
+		return nil, refuse(yipanqi.EINVALID, "type", "未知的案件类型“%s”", nameOfType(typ))
 	}
 	var rd requestData
 	if err := json.Unmarshal(e.Data, &rd); err != nil {
 		return nil, refuse(yipanqi.EINVALID, "data", "答复数据格式错误：%s", jsonProblem(err))
 	}
 	if !yipanqi.ValidDivisionCode(rd.FromUnit) || rd.FromUnit[:2] != d.Src {
-		return nil, refuse(yipanqi.EINVALID, "from_unit", "答复单位“%s”无效或不属于来源节点 %s", rd.FromUnit, d.Src)
+		return nil, refuse(yipanqi.EINVALID, "from_unit", "答复单位（from_unit）无效或不属于来源节点 %s", d.Src)
 	}
 	// The catalog's check, as Reply made it at the sender: a sender on an older or tampered
 	// build may have skipped it. An empty fields object is not valid JSON data here: Reply
@@ -596,7 +622,7 @@ func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 	if interim && rd.DueAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, rd.DueAt)
 		if err != nil {
-			return nil, refuse(yipanqi.EINVALID, "due_at", "答复中的办理期限“%s”不是 RFC 3339 时间", rd.DueAt)
+			return nil, refuse(yipanqi.EINVALID, "due_at", "答复中的办理期限（due_at）不是 RFC 3339 时间")
 		}
 		interimDue = t
 	}
@@ -643,6 +669,18 @@ func (n *Node) onReply(d Delivery, e *Envelope, typ string) (*step, error) {
 	return &step{inbox: n.inboxItem(d, e, typ), apply: apply, rcpt: rcpt, applied: func() {
 		n.emit(Event{Kind: EventReplied, CaseID: caseID, MessageID: e.ID})
 	}}, nil
+}
+
+// idNumberLike is what may be a resident ID number in a text: a run of 15 or more digits, or
+// 14 or more and an X.
+var idNumberLike = regexp.MustCompile(`[0-9]{14,}[0-9Xx]`)
+
+// maskIDNumbers masks what may be an ID number in s: the first 6 and last 4 characters stay
+// ("440103********1234"), as lists show ID numbers (SCOPE.md).
+func maskIDNumbers(s string) string {
+	return idNumberLike.ReplaceAllStringFunc(s, func(m string) string {
+		return m[:6] + strings.Repeat("*", len(m)-10) + m[len(m)-4:]
+	})
 }
 
 // jsonProblem says briefly what encoding/json disliked, without echoing the data.

@@ -406,7 +406,9 @@ func checkReply(ct CaseType, reply string, fields json.RawMessage) error {
 // the audit entry and the timeline's first event in one transaction; the relay publishes it.
 // EINVALID for an unknown type, a bad unit, fields the catalog refuses (a required field
 // missing, a field the type does not declare, a value of the wrong kind), a unit of a level
-// that may not send the type (org_unit), a case for the hometown addressed off the hukou code
+// that may not send the type (org_unit), a case about a person this node is no side of — the
+// residence side sends only about a person its registry holds, the hometown side only about
+// one whose hukou is in its province (id_number) —, a case for the hometown addressed off the hukou code
 // the registry holds for the person (peer_unit), or a sensitive type without the person's
 // live separate consent (consent), naming the field; nothing is stored then.
 func (n *Node) Send(ctx context.Context, c *yipanqi.Case, fields json.RawMessage) error {
@@ -581,11 +583,16 @@ func (n *Node) commitSends(ctx context.Context, reqs []*sendReq) error {
 	})
 }
 
-// storeSend stores one prepared outgoing case in tx: checked against the hukou codes the
-// registry holds (hukou, from hukouOf) and its consent if its type needs one, the case, its message and outbox row, the audit entry, and its event on tl.
+// storeSend stores one prepared outgoing case in tx: checked against the node's registry
+// (hukou, from hukouOf: a side of the person sends it, to the hukou the registry holds) and
+// its consent if its type needs one, the case, its message and outbox row, the audit entry,
+// and its event on tl.
 func (n *Node) storeSend(ctx context.Context, tx *sqlstore.Tx, it sendItem, at time.Time, tl *timeline, hukou map[string]string) error {
 	note := "发往 " + it.c.PeerUnit
 	ct := n.cfg.Types[it.c.Type]
+	if err := checkSender(ct, n.code, it.c, hukou); err != nil {
+		return err
+	}
 	if err := checkHometown(ct, it.c, hukou); err != nil {
 		return err
 	}

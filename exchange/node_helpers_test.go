@@ -139,6 +139,17 @@ func (w *world) start(tb testing.TB, code, dsn string, r run) *peer {
 	if err := db.UpsertOrgUnits(context.Background(), units[code]); err != nil {
 		tb.Fatal(err)
 	}
+	switch code {
+	case "44":
+		storetest.MustImport(tb, db, registeredPeople()...)
+	case "43":
+		people := make([]*yipanqi.Person, registered)
+		for i := range people {
+			people[i] = storetest.NewPerson(i, unit43+"001")
+			people[i].IDNumber, people[i].HukouCode = idFrom43(i), "44"
+		}
+		storetest.MustImport(tb, db, people...)
+	}
 	tr := mustConnect(tb, w.url, code, func(c *exchange.TransportConfig) { c.PublishTimeout = 2 * time.Second })
 	ev := &events{}
 	cfg := exchange.NodeConfig{
@@ -188,16 +199,79 @@ func (p *peer) stop() {
 func (p *peer) send(tb testing.TB, i int, typ, unit string) *yipanqi.Case {
 	tb.Helper()
 	c := &yipanqi.Case{Type: typ, OrgUnit: unit44a, PeerNode: unit[:2], PeerUnit: unit}
-	if err := p.node.Send(context.Background(), c, fieldsFor(i)); err != nil {
+	fields := fieldsFor(i)
+	if unit[:2] == p.code {
+		fields = localFieldsFor(i)
+	}
+	if err := p.node.Send(context.Background(), c, fields); err != nil {
 		tb.Fatalf("send %d: %v", i, err)
 	}
 	return c
 }
 
-func fieldsFor(i int) json.RawMessage {
+// registered is how many people fieldsFor names, in turn: node 44's registry holds them all
+// (world.start), living in unit44a with their hukou in 43, since the residence sends only
+// about the people its registry holds (docs/workflows.md).
+const registered = 64
+
+// idFor is the ID number of the person of case i.
+func idFor(i int) string {
+	i %= registered
 	birth := yipanqi.Date{Year: 1980 + i%30, Month: time.Month(1 + i%12), Day: 1 + i%28}
+	return storetest.IDNumber(unit43, birth, i)
+}
+
+// localIDFor is the ID number of the person of a case i between two units of node 44: a
+// migrant within the province, hukou in 44.
+func localIDFor(i int) string {
+	i %= registered
+	birth := yipanqi.Date{Year: 1980 + i%30, Month: time.Month(1 + i%12), Day: 1 + i%28}
+	return storetest.IDNumber(unit44b, birth, i)
+}
+
+// registeredPeople are the people fieldsFor and localFieldsFor name, as node 44's registry
+// holds them.
+func registeredPeople() []*yipanqi.Person {
+	out := make([]*yipanqi.Person, 0, 2*registered)
+	for i := range registered {
+		p := storetest.NewPerson(i, unit44a+"001")
+		p.IDNumber, p.HukouCode, p.HukouAddress = idFor(i), "43", "湖南省"
+		q := storetest.NewPerson(i, unit44a+"001")
+		q.IDNumber, q.HukouCode, q.HukouAddress = localIDFor(i), "44", "广东省"
+		out = append(out, p, q)
+	}
+	return out
+}
+
+// idFrom43 is the ID number of the person of a case i that node 43 sends to 44: someone
+// living in 43 with their hukou in 44, whom 43's registry holds (world.start).
+func idFrom43(i int) string {
+	i %= registered
+	birth := yipanqi.Date{Year: 1980 + i%30, Month: time.Month(1 + i%12), Day: 1 + i%28}
+	return storetest.IDNumber("440104", birth, i)
+}
+
+// fieldsFrom43 is fieldsFor for a case node 43 sends to 44.
+func fieldsFrom43(i int) json.RawMessage {
 	b, _ := json.Marshal(map[string]any{
-		"id_number": storetest.IDNumber(unit43, birth, i%1000),
+		"id_number": idFrom43(i),
+		"reason":    fmt.Sprintf("核实户籍地址（第 %d 件）", i),
+	})
+	return b
+}
+
+// localFieldsFor is fieldsFor for a case between two units of node 44.
+func localFieldsFor(i int) json.RawMessage {
+	b, _ := json.Marshal(map[string]any{
+		"id_number": localIDFor(i),
+		"reason":    fmt.Sprintf("核实户籍地址（第 %d 件）", i),
+	})
+	return b
+}
+
+func fieldsFor(i int) json.RawMessage {
+	b, _ := json.Marshal(map[string]any{
+		"id_number": idFor(i),
 		"reason":    fmt.Sprintf("核实户籍地址（第 %d 件）", i),
 	})
 	return b
@@ -358,4 +432,17 @@ func deadLetterWith(tb testing.TB, p *peer, want string) *yipanqi.DeadLetter {
 		return false
 	})
 	return found
+}
+
+// register puts the people with the ID numbers in p's registry, living in p's first unit
+// with their hukou at hukou: a residence sends only about the people its registry holds.
+func register(tb testing.TB, p *peer, hukou string, ids ...string) {
+	tb.Helper()
+	residence := map[string]string{"44": unit44a + "001", "43": unit43 + "001"}[p.code]
+	people := make([]*yipanqi.Person, len(ids))
+	for i, id := range ids {
+		people[i] = storetest.NewPerson(500+i, residence)
+		people[i].IDNumber, people[i].HukouCode = id, hukou
+	}
+	storetest.MustImport(tb, p.db, people...)
 }

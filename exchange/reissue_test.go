@@ -25,6 +25,7 @@ func TestCertReissue(t *testing.T) {
 		birth := yipanqi.Date{Year: 1992, Month: 3, Day: 4}
 		id, other := storetest.IDNumber(unit43, birth, 7), storetest.IDNumber(unit43, birth, 8)
 		township := unit44a + "001"
+		register(t, a, unit43, id, other)
 
 		fields, _ := json.Marshal(map[string]any{"id_number": id, "name": "测试乙", "post_to": township})
 		c := &yipanqi.Case{OrgUnit: unit44a, PeerNode: "43", PeerUnit: unit43}

@@ -2,22 +2,28 @@ package exchange
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/sm3"
 
 	"yipanqi"
+	"yipanqi/sqlstore"
 )
 
 // TrustList is the region's signed list of nodes and the public keys each may sign with
@@ -25,7 +31,7 @@ import (
 // sign it with the region key (Sign); every node loads it with LoadTrustList, which checks
 // the region signature before anything in it is used.
 type TrustList struct {
-	Version    int64     // increases with every issue; a node should not go back to a lower one
+	Version    int64     // increases with every issue; a node refuses to go back to a lower one (AcceptTrustList)
 	IssuedAt   time.Time // UTC
 	NextUpdate time.Time // UTC; the list is refused from this instant on
 	Nodes      []TrustedNode
@@ -372,4 +378,92 @@ func WriteTrustList(path string, doc []byte) error {
 		return fmt.Errorf("write trust list: %w", err)
 	}
 	return nil
+}
+
+// Digest returns the SM3 digest, in hex, of the canonical form of the list without its
+// signature: two issues with the same digest say the same thing.
+func (tl *TrustList) Digest() string {
+	b, err := marshalTrustDoc(tl.doc())
+	if err == nil {
+		b, err = Canonicalize(b)
+	}
+	if err != nil {
+		// doc() holds strings and numbers only; this cannot fail.
+		panic("exchange: trust list digest: " + err.Error())
+	}
+	sum := sm3.Sum(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// CheckTrustUpdate decides whether a node that holds version prevVersion (digest prevDigest)
+// of the trust list may take next instead: a higher version, or the same one unchanged. A
+// lower version (a rollback to an issue that may still trust a key since withdrawn) and the
+// same version with other content (two different issues under one number) are EFORBIDDEN,
+// field version. prevVersion 0 means the node held none.
+func CheckTrustUpdate(prevVersion int64, prevDigest string, next *TrustList) error {
+	switch {
+	case prevVersion == 0 || next.Version > prevVersion:
+		return nil
+	case next.Version < prevVersion:
+		return yipanqi.FieldErrorf(yipanqi.EFORBIDDEN, "version",
+			"信任列表版本回退：本节点已采用第 %d 版，不接受较低的第 %d 版；请向区域获取最新版信任列表", prevVersion, next.Version)
+	case prevDigest != "" && next.Digest() != prevDigest:
+		return yipanqi.FieldErrorf(yipanqi.EFORBIDDEN, "version",
+			"信任列表第 %d 版与本节点已采用的同一版本内容不同：同一版本号不得重新签发不同内容，请向区域核实", next.Version)
+	}
+	return nil
+}
+
+// Where AcceptTrustList keeps what a node has taken: in the audit log (append-only, shared by
+// the replicas of a node), as action trustAccepted on object trustObject, the reason saying
+// the version and digest.
+const (
+	trustAccepted = "trust.accepted"
+	trustObject   = "trust-list"
+)
+
+var acceptedTrust = regexp.MustCompile(`^第 ([0-9]+) 版，摘要 ([0-9a-f]{64})$`)
+
+// AcceptedTrust returns the version and digest of the trust list the node last took
+// (AcceptTrustList), or 0 and "" when it took none.
+func AcceptedTrust(ctx context.Context, db *sqlstore.DB) (version int64, digest string, err error) {
+	entries, err := db.AuditLog(ctx, trustObject, 20)
+	if err != nil {
+		return 0, "", fmt.Errorf("accepted trust list: %w", err)
+	}
+	for _, e := range entries {
+		if e.Action != trustAccepted {
+			continue
+		}
+		m := acceptedTrust.FindStringSubmatch(e.Reason)
+		if m == nil {
+			continue
+		}
+		v, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		return v, m[2], nil
+	}
+	return 0, "", nil
+}
+
+// AcceptTrustList checks tl against the trust list the node took before (CheckTrustUpdate)
+// and, when it is new, records it as taken (audit action "trust.accepted", actor the engine,
+// unit node). Call it wherever a node loads or receives a trust list, before using it: at
+// start, and on any reload. EFORBIDDEN, field version, for a rollback; nothing is recorded
+// then.
+func AcceptTrustList(ctx context.Context, db *sqlstore.DB, node string, tl *TrustList) error {
+	prev, digest, err := AcceptedTrust(ctx, db)
+	if err != nil {
+		return err
+	}
+	if err := CheckTrustUpdate(prev, digest, tl); err != nil {
+		return err
+	}
+	if prev == tl.Version {
+		return nil
+	}
+	return db.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: node, Action: trustAccepted, Object: trustObject,
+		Reason: fmt.Sprintf("第 %d 版，摘要 %s", tl.Version, tl.Digest())})
 }

@@ -212,7 +212,7 @@ func (n *Node) onTransferred(d Delivery, e *Envelope) (*step, error) {
 		return nil, err
 	}
 	if !yipanqi.ValidDivisionCode(nd.ToUnit) || nd.ToUnit[:2] != d.Src {
-		return nil, refuse(yipanqi.EINVALID, "to_unit", "转办单位“%s”无效或不属于来源节点 %s", nd.ToUnit, d.Src)
+		return nil, refuse(yipanqi.EINVALID, "to_unit", "转办单位（to_unit）无效或不属于来源节点 %s", d.Src)
 	}
 	var caseID string
 	apply := func(ctx context.Context, tx *sqlstore.Tx, tl *timeline) error {
@@ -250,7 +250,7 @@ func (n *Node) noticeOf(d Delivery, e *Envelope) (*noticeData, error) {
 		return nil, refuse(yipanqi.EINVALID, "data", "通知数据格式错误：%s", jsonProblem(err))
 	}
 	if !yipanqi.ValidDivisionCode(nd.FromUnit) || nd.FromUnit[:2] != d.Src {
-		return nil, refuse(yipanqi.EINVALID, "from_unit", "通知单位“%s”无效或不属于来源节点 %s", nd.FromUnit, d.Src)
+		return nil, refuse(yipanqi.EINVALID, "from_unit", "通知单位（from_unit）无效或不属于来源节点 %s", d.Src)
 	}
 	if err := checkReason(nd.Reason, "通知"); err != nil {
 		return nil, &refusal{err}

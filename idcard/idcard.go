@@ -38,8 +38,9 @@ const checkChars = "10X98765432"
 // upper bound.
 //
 // Errors are *yipanqi.Error with code EINVALID and Field "id_number", whose Chinese message
-// says what is wrong: the length, the first character that is not a digit, the birth date,
-// or the check character.
+// says what is wrong: the length, the position of the first character that is not a digit,
+// the birth date, or the check character. It names the rule and the position, never the
+// characters given: the message may be shown or kept where the number may not.
 func Parse(s string, today yipanqi.Date) (ID, error) {
 	s = strings.TrimSpace(s)
 	n := utf8.RuneCountInString(s)
@@ -56,9 +57,9 @@ func Parse(s string, today yipanqi.Date) (ID, error) {
 			continue
 		}
 		if pos == 18 {
-			return ID{}, invalid("第 18 位“%s”不是数字或 X", string(r))
+			return ID{}, invalid("第 18 位不是数字或 X")
 		}
-		return ID{}, invalid("第 %d 位“%s”不是数字", pos, string(r))
+		return ID{}, invalid("第 %d 位不是数字", pos)
 	}
 	// From here on s is ASCII.
 	id := ID{Legacy: n == 15}
@@ -79,7 +80,7 @@ func Parse(s string, today yipanqi.Date) (ID, error) {
 			got = 'X'
 		}
 		if got != want {
-			return ID{}, invalid("校验码错误：应为 %c，实际为 %c", want, got)
+			return ID{}, invalid("校验码（第 18 位）错误：与前 17 位不符")
 		}
 	}
 	id.Number = body + string(want)
@@ -98,14 +99,14 @@ func parseBirth(s string, today yipanqi.Date) (yipanqi.Date, error) {
 	m := atoi(s[4:6])
 	d := atoi(s[6:8])
 	if m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
-		return yipanqi.Date{}, invalid("出生日期 %s 不是有效日期", s)
+		return yipanqi.Date{}, invalid("出生日期（第 7–14 位）不是有效日期")
 	}
 	if y < 1900 {
-		return yipanqi.Date{}, invalid("出生日期 %s 早于 1900 年", s)
+		return yipanqi.Date{}, invalid("出生日期（第 7–14 位）早于 1900 年")
 	}
 	birth := yipanqi.Date{Year: y, Month: time.Month(m), Day: d}
 	if !today.IsZero() && today.Before(birth) {
-		return yipanqi.Date{}, invalid("出生日期 %s 晚于今天", s)
+		return yipanqi.Date{}, invalid("出生日期（第 7–14 位）晚于今天")
 	}
 	return birth, nil
 }

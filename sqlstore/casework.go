@@ -279,6 +279,50 @@ func (tx *Tx) CaseEventCounts(ctx context.Context, caseID string) (map[string]in
 	return out, rows.Err()
 }
 
+// Registered is what the engine reads of a person the node's registry holds: where the
+// hukou is, where the person lives, and the latest flow (RegistryPeople).
+type Registered struct {
+	HukouCode     string
+	ResidenceCode string
+	FlowStatus    yipanqi.FlowKind
+}
+
+// RegistryPeople returns, by ID number, those of the people that the node's registry holds,
+// in one query (chunked below the variable limit): the engine's check, on receipt, that a
+// case about a person comes from a side of that person (docs/workflows.md). Like HukouCodes
+// it shows nothing to anyone and writes no audit entry.
+func (tx *Tx) RegistryPeople(ctx context.Context, idNumbers []string) (map[string]Registered, error) {
+	out := make(map[string]Registered, len(idNumbers))
+	for lo := 0; lo < len(idNumbers); lo += maxVarsPerStatement {
+		chunk := idNumbers[lo:min(lo+maxVarsPerStatement, len(idNumbers))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := tx.q.query(ctx, "SELECT id_number, hukou_code, residence_code, flow_status FROM people WHERE id_number IN (?"+
+			strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("registry people: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var r Registered
+			if err := rows.Scan(&id, &r.HukouCode, &r.ResidenceCode, &r.FlowStatus); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("registry people: %w", err)
+			}
+			out[id] = r
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("registry people: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("registry people: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // HukouCodes returns, by ID number, the hukou codes of those of the people that the node's
 // registry holds, in one query (chunked below the variable limit): the engine's check that a
 // case for the hometown goes to the hometown. It shows nothing to anyone and writes no audit

@@ -481,7 +481,7 @@ func (a *App) adminDeadLetters(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) deadRow(d *yipanqi.DeadLetter) deadRow {
-	return deadRow{ID: d.ID, MessageID: d.MessageID, Source: d.Source, Subject: d.Subject, Reason: maskPersonal(d.Reason),
+	return deadRow{ID: d.ID, MessageID: maskPersonal(d.MessageID), Source: d.Source, Subject: maskPersonal(d.Subject), Reason: maskPersonal(d.Reason),
 		ReceivedAt: d.ReceivedAt, Notice: d.NoticeID != "", URL: a.url("/admin/deadletters/" + strconv.FormatInt(d.ID, 10))}
 }
 
@@ -510,8 +510,10 @@ func (a *App) adminDeadLetter(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, "admin_deadletters", deadPage{Tabs: a.adminTabs("死信"), One: &row, Body: buf.String()})
 }
 
-// idNumberLike finds resident ID numbers (18 characters, or the old 15 digits) in free text.
-var idNumberLike = regexp.MustCompile(`\b\d{17}[\dXx]\b|\b\d{15}\b`)
+// idNumberLike finds what may be a resident ID number (18 characters, or the old 15 digits)
+// in free text: any run of 15 or more digits, or 14 or more and an X, whatever is around it
+// (a stored reason may glue it to other text).
+var idNumberLike = regexp.MustCompile(`[0-9]{14,}[0-9Xx]`)
 
 // searchedName finds the name a people search was for, as the store writes it ("name=…").
 var searchedName = regexp.MustCompile(`name=\S+`)

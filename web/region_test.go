@@ -126,7 +126,8 @@ func startRegion(t *testing.T, dsns map[string]string) *region {
 			}
 		}()
 		app, err := web.New(web.Config{Code: spec.code, Name: spec.name, BasePath: ta.base, Store: db, Node: node,
-			Now: clk.Now, FailDelay: time.Nanosecond, PublicURL: rg.srv.URL + ta.base, Key: keys.Nodes[spec.code], Trust: keys.Trust})
+			Now: clk.Now, FailDelay: time.Nanosecond, PublicURL: rg.srv.URL + ta.base, Key: keys.Nodes[spec.code], Trust: keys.Trust,
+			Status: &web.Node{Code: spec.code, Name: spec.name, Store: db, Types: []string{"verify.identity"}, CacheFor: -1}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,8 @@
 // Package web serves a node over HTTP. For now that is the operator's view: /healthz,
 // /metrics (Prometheus text) and a plain Chinese status page with the node's case counts,
-// exchange figures and dead letters. The full UI and JSON API come later.
-//
-// Nothing this package shows carries personal data: counts, codes, reasons and times only.
+// exchange figures and dead-letter count. The page is public: it shows counts, codes and
+// times only — no dead-letter reason, message or subject (those are on the signed-in
+// administrator's page, 系统管理 › 死信).
 package web
 
 import (
@@ -20,10 +20,8 @@ import (
 type Store interface {
 	// ListCases returns a page of cases in scope and how many match the filter.
 	ListCases(ctx context.Context, scope yipanqi.Scope, f yipanqi.CaseFilter) ([]*yipanqi.Case, int, error)
-	// ExchangeStats returns the outbox depth, the oldest unsent age and the dead letters.
+	// ExchangeStats returns the outbox depth, the oldest unsent age and the dead letters' count.
 	ExchangeStats(ctx context.Context, now time.Time) (yipanqi.ExchangeStats, error)
-	// DeadLetters returns the newest dead letters, newest first.
-	DeadLetters(ctx context.Context, limit int) ([]*yipanqi.DeadLetter, error)
 }
 
 // CaseStates lists the states the page and the metrics count, in lifecycle order.
@@ -63,18 +61,14 @@ type CaseCount struct {
 
 // Status is a snapshot of a node for the page and the metrics.
 type Status struct {
-	Code, Name  string
-	At          time.Time
-	Cases       []CaseCount // non-zero counts only, by type, direction, state
-	Exchange    yipanqi.ExchangeStats
-	InboxLag    int64 // -1 when unknown
-	DeadLetters []*yipanqi.DeadLetter
-	StoreErr    error // the store could not be read; the figures from it are zero
-	NATSErr     error // the NATS connection is down, or the consumer could not be asked
+	Code, Name string
+	At         time.Time
+	Cases      []CaseCount // non-zero counts only, by type, direction, state
+	Exchange   yipanqi.ExchangeStats
+	InboxLag   int64 // -1 when unknown
+	StoreErr   error // the store could not be read; the figures from it are zero
+	NATSErr    error // the NATS connection is down, or the consumer could not be asked
 }
-
-// DeadLetterLimit is how many of the newest dead letters the page lists.
-const DeadLetterLimit = 50
 
 func (n *Node) now() time.Time {
 	if n.Now != nil {
@@ -109,9 +103,6 @@ func (n *Node) collect(ctx context.Context) *Status {
 		return s
 	}
 	s.Exchange, s.StoreErr = n.Store.ExchangeStats(ctx, now)
-	if s.StoreErr == nil {
-		s.DeadLetters, s.StoreErr = n.Store.DeadLetters(ctx, DeadLetterLimit)
-	}
 	if s.StoreErr == nil {
 		s.Cases, s.StoreErr = n.countCases(ctx, scope)
 	}

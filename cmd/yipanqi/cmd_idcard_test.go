@@ -36,14 +36,14 @@ func TestIDCardCommand(t *testing.T) {
 			args: []string{"idcard", "check", "11010519491231002X", "110105194912310021", "12345"},
 			code: 1,
 			stdout: "11010519491231002X ok 11010519491231002X 1949-12-31 女\n" +
-				"110105194912310021 invalid: 校验码错误：应为 X，实际为 1\n" +
+				"110105194912310021 invalid: 校验码（第 18 位）错误：与前 17 位不符\n" +
 				"12345 invalid: 公民身份号码应为 18 位（或 15 位旧号码），实际为 5 位\n",
 		},
 		{
 			name:   "bad date",
 			args:   []string{"idcard", "check", "440103199902301230"},
 			code:   1,
-			stdout: "440103199902301230 invalid: 出生日期 19990230 不是有效日期\n",
+			stdout: "440103199902301230 invalid: 出生日期（第 7–14 位）不是有效日期\n",
 		},
 		{"no subcommand", []string{"idcard"}, 2, "", "缺少子命令"},
 		{"no numbers", []string{"idcard", "check"}, 2, "", "缺少参数 ID"},

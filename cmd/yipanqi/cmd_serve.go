@@ -330,6 +330,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return confError(file, "store.dsn", err)
 	}
 	defer db.Close()
+	// A trust list lower than the one this node took before is a rollback: refused.
+	if err := exchange.AcceptTrustList(ctx, db, c.Node.Code, trust); err != nil {
+		return confError(file, "keys.trust_list", err)
+	}
 	units := "机构由管理员维护"
 	if c.Node.OrgUnits == orgUnitsProvince {
 		n, err := loadOrgUnits(ctx, env, db, c.Node.Code)

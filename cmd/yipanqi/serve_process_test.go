@@ -327,7 +327,8 @@ func (n *procNode) open(t *testing.T, ns string, keys *demo.Keys) {
 // count counts the node's cases of a direction and state ("" for any).
 func (n *procNode) count(t *testing.T, dir yipanqi.Direction, state yipanqi.CaseState) int {
 	t.Helper()
-	_, total, err := n.db.ListCases(context.Background(), n.scope, yipanqi.CaseFilter{Direction: dir, State: state, Limit: 1})
+	// The test's traffic only: registering its people also sends their move.notices.
+	_, total, err := n.db.ListCases(context.Background(), n.scope, yipanqi.CaseFilter{Type: "verify.identity", Direction: dir, State: state, Limit: 1})
 	if err != nil {
 		t.Fatalf("count cases at %s: %v", n.code, err)
 	}
@@ -390,14 +391,21 @@ func (tr *traffic) send(t *testing.T, from, to string, n int) {
 	t.Helper()
 	a, b := tr.nodes[from], tr.nodes[to]
 	var batch []exchange.NewCase
+	var people []*yipanqi.Person
 	for range n {
 		i := len(tr.cases) + len(batch)
 		birth := yipanqi.Date{Year: 1970 + i%40, Month: time.Month(1 + i%12), Day: 1 + i%28}
 		unit := b.units[i%len(b.units)].Code
-		fields, _ := json.Marshal(map[string]any{"id_number": storetest.IDNumber(unit, birth, i), "reason": "核实户籍地址"})
+		id := storetest.IDNumber(unit, birth, i)
+		fields, _ := json.Marshal(map[string]any{"id_number": id, "reason": "核实户籍地址"})
 		batch = append(batch, exchange.NewCase{Fields: fields, Case: &yipanqi.Case{Type: "verify.identity",
 			OrgUnit: a.units[i%len(a.units)].Code, PeerNode: to, PeerUnit: unit}})
+		// The residence sends only about the people its registry holds.
+		p := storetest.NewPerson(i, a.units[i%len(a.units)].Code)
+		p.IDNumber, p.HukouCode = id, unit
+		people = append(people, p)
 	}
+	storetest.MustImport(t, a.db, people...)
 	if err := a.engine.SendMany(context.Background(), batch); err != nil {
 		t.Fatalf("send %s → %s: %v", from, to, err)
 	}
