@@ -86,6 +86,7 @@ type App struct {
 	pages  map[string]*template.Template
 	nav    []navLink
 	static http.Handler
+	signin signinGate // bounds the sign-in's password checks (auth.go)
 
 	unitMu    sync.Mutex
 	unitNames map[string]string
@@ -129,7 +130,7 @@ func New(cfg Config) (*App, error) {
 	if cfg.FailDelay == 0 {
 		cfg.FailDelay = time.Second
 	}
-	a := &App{cfg: cfg, mux: http.NewServeMux(), unitNames: map[string]string{}}
+	a := &App{cfg: cfg, mux: http.NewServeMux(), unitNames: map[string]string{}, signin: newSigninGate()}
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		return nil, err
