@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -17,6 +19,10 @@ type Session struct {
 	CreatedAt time.Time
 	SeenAt    time.Time // the last request; idle expiry counts from it
 	User      *yipanqi.User
+	// Attempt is the sign-in that made the session (ClaimLogin), nil for none. With it,
+	// CreateSession clears the user's failed sign-ins only if no other attempt locked the
+	// user out while this one ran.
+	Attempt *LoginAttempt
 }
 
 // LoginState is a user's record of failed sign-ins.
@@ -98,8 +104,9 @@ func (db *DB) SetPassword(ctx context.Context, userID int64, hash, keep string) 
 
 // CreateSession stores a new session of s.User with s.TokenHash and s.CSRF; CreatedAt and
 // SeenAt are set now. An audit entry "user.login" records the sign-in, and the user's failed
-// sign-ins are cleared, in the same transaction. EINVALID without a token hash, CSRF token or
-// user.
+// sign-ins are cleared, in the same transaction — except, when s.Attempt is set, a lock-out
+// that another attempt set while this one ran: it stays, with its count. EINVALID without a
+// token hash, CSRF token or user.
 func (db *DB) CreateSession(ctx context.Context, s *Session) error {
 	if s.TokenHash == "" || s.CSRF == "" || s.User == nil || s.User.ID == 0 {
 		return yipanqi.Errorf(yipanqi.EINVALID, "会话缺少令牌或用户")
@@ -111,8 +118,20 @@ func (db *DB) CreateSession(ctx context.Context, s *Session) error {
 			s.TokenHash, s.User.ID, s.CSRF, db.dialect.timeArg(now), db.dialect.timeArg(now)); err != nil {
 			return fmt.Errorf("create session: %w", db.dialect.classify(err))
 		}
-		if _, err := qq.exec(ctx, "UPDATE users SET failed_logins = 0, last_failed_at = NULL, locked_until = NULL WHERE id = ?", s.User.ID); err != nil {
-			return fmt.Errorf("create session: %w", err)
+		clear := true
+		if a := s.Attempt; a != nil {
+			var cur LoginState
+			if err := qq.row(ctx, "SELECT failed_logins, last_failed_at, locked_until FROM users WHERE id = ?"+db.dialect.forUpdate(), s.User.ID).
+				Scan(&cur.Failures, timeCol{&cur.LastFailedAt}, timeCol{&cur.LockedUntil}); err != nil {
+				return notFound(fmt.Errorf("create session: %w", err), "未找到用户（编号 %d）", s.User.ID)
+			}
+			// Locked now, and not by this attempt's own claim: another one set the lock.
+			clear = !cur.Locked(now) || (a.Locks && cur.LockedUntil.Equal(a.State.LockedUntil))
+		}
+		if clear {
+			if _, err := qq.exec(ctx, "UPDATE users SET failed_logins = 0, last_failed_at = NULL, locked_until = NULL WHERE id = ?", s.User.ID); err != nil {
+				return fmt.Errorf("create session: %w", err)
+			}
 		}
 		return db.audit(ctx, qq, &yipanqi.AuditEntry{Actor: s.User.Username, OrgUnit: s.User.OrgUnit, Action: "user.login", Object: s.User.Username})
 	})
@@ -182,39 +201,67 @@ type LoginPolicy struct {
 	LockFor     time.Duration // how long a lock-out lasts
 }
 
+// forUpdate is appended to the SELECT that reads a sign-in counter: on PostgreSQL it locks
+// the row until the transaction ends, so that two sign-ins of one name count one after the
+// other instead of both from the same old value; on SQLite the write lock taken at BEGIN
+// already serialises them.
+func (d *dialect) forUpdate() string {
+	if d.postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// count adds the failure at at to s under p and reports whether it locks (it is the
+// p.MaxFailures-th within p.Window of the one before).
+func (s *LoginState) count(at time.Time, p LoginPolicy) (locks bool) {
+	if s.LastFailedAt.IsZero() || at.Sub(s.LastFailedAt) > p.Window {
+		s.Failures = 0
+	}
+	s.Failures++
+	s.LastFailedAt = at
+	if p.MaxFailures > 0 && s.Failures >= p.MaxFailures && !s.Locked(at) {
+		s.LockedUntil = at.Add(p.LockFor)
+		return true
+	}
+	return false
+}
+
+// failureAudit is the audit of a failed sign-in of name (unit: the user's, "" for a name
+// that is no user's) that is the state's s.Failures-th, and of the lock it set.
+func failureAudit(name, unit string, known bool, s LoginState, locks bool) []*yipanqi.AuditEntry {
+	reason := "连续第 " + strconv.Itoa(s.Failures) + " 次"
+	if !known {
+		reason = "无此用户，" + reason
+	}
+	entries := []*yipanqi.AuditEntry{{Actor: name, OrgUnit: unit, Action: "user.login_failed", Object: name, Reason: reason}}
+	if locks {
+		entries = append(entries, &yipanqi.AuditEntry{Actor: "system:web", OrgUnit: unit, Action: "user.locked", Object: name,
+			Reason: "连续 " + strconv.Itoa(s.Failures) + " 次登录失败，锁定至 " + s.LockedUntil.UTC().Format(time.RFC3339)})
+	}
+	return entries
+}
+
 // RecordLoginFailure counts a failed sign-in of the user at at, and locks the user out for
 // p.LockFor when it is the p.MaxFailures-th within p.Window of the previous one. Audit entries
 // "user.login_failed" and, on locking, "user.locked" go in the same transaction. It returns
-// the state after. ENOTFOUND for an unknown user.
+// the state after. ENOTFOUND for an unknown user. (The web sign-in uses ClaimLogin, which
+// counts before the password is checked.)
 func (db *DB) RecordLoginFailure(ctx context.Context, userID int64, at time.Time, p LoginPolicy) (LoginState, error) {
 	var s LoginState
 	err := db.inTx(ctx, func(qq q) error {
 		var name, unit string
-		if err := qq.row(ctx, "SELECT username, org_unit, failed_logins, last_failed_at, locked_until FROM users WHERE id = ?", userID).
+		if err := qq.row(ctx, "SELECT username, org_unit, failed_logins, last_failed_at, locked_until FROM users WHERE id = ?"+db.dialect.forUpdate(), userID).
 			Scan(&name, &unit, &s.Failures, timeCol{&s.LastFailedAt}, timeCol{&s.LockedUntil}); err != nil {
 			return notFound(fmt.Errorf("login failure: %w", err), "未找到用户（编号 %d）", userID)
 		}
-		if s.LastFailedAt.IsZero() || at.Sub(s.LastFailedAt) > p.Window {
-			s.Failures = 0
-		}
-		s.Failures++
-		s.LastFailedAt = at
-		lock := p.MaxFailures > 0 && s.Failures >= p.MaxFailures && !s.Locked(at)
-		if lock {
-			s.LockedUntil = at.Add(p.LockFor)
-		}
+		locks := s.count(at, p)
 		t := db.dialect.timeArg
 		if _, err := qq.exec(ctx, "UPDATE users SET failed_logins = ?, last_failed_at = ?, locked_until = ? WHERE id = ?",
 			s.Failures, t(s.LastFailedAt), t(s.LockedUntil), userID); err != nil {
 			return fmt.Errorf("login failure: %w", err)
 		}
-		entries := []*yipanqi.AuditEntry{{Actor: name, OrgUnit: unit, Action: "user.login_failed", Object: name,
-			Reason: "连续第 " + strconv.Itoa(s.Failures) + " 次"}}
-		if lock {
-			entries = append(entries, &yipanqi.AuditEntry{Actor: "system:web", OrgUnit: unit, Action: "user.locked", Object: name,
-				Reason: "连续 " + strconv.Itoa(s.Failures) + " 次登录失败，锁定至 " + s.LockedUntil.UTC().Format(time.RFC3339)})
-		}
-		for _, e := range entries {
+		for _, e := range failureAudit(name, unit, true, s, locks) {
 			if err := db.audit(ctx, qq, e); err != nil {
 				return err
 			}
@@ -222,4 +269,135 @@ func (db *DB) RecordLoginFailure(ctx context.Context, userID int64, at time.Time
 		return nil
 	})
 	return s, err
+}
+
+// LoginAttempt is a sign-in attempt claimed by ClaimLogin.
+type LoginAttempt struct {
+	Name string        // the username tried
+	User *yipanqi.User // nil when no user has the name
+	At   time.Time
+	// Allowed says the password may be checked. False while the name is locked out: the
+	// attempt is refused without looking at the password, and nothing is counted.
+	Allowed bool
+	// State is the name's state after the claim: an allowed attempt is already counted as
+	// a failure in it.
+	State LoginState
+	// Locks: this attempt's claim set State.LockedUntil (it was the last one allowed).
+	Locks bool
+}
+
+// ClaimLogin decides, in one transaction per name, whether a sign-in of name at at may check
+// its password: not while the name is locked out; otherwise the attempt is counted as a
+// failure before the password is checked (the counter row locked on PostgreSQL, the write
+// lock held on SQLite), and the p.MaxFailures-th within p.Window locks the name for p.LockFor.
+// So however many attempts run at once, at most p.MaxFailures passwords are checked before
+// the lock. A success undoes its count in CreateSession (Session.Attempt); a failure is
+// audited by LoginFailed.
+//
+// A name that is no user's is counted in the same way (in login_names), so that what a
+// sign-in answers does not tell whether the name exists. Counters of such names that have
+// neither a failure within p.Window nor a lock are removed here, up to 100 at a time.
+func (db *DB) ClaimLogin(ctx context.Context, name string, at time.Time, p LoginPolicy) (*LoginAttempt, error) {
+	a := &LoginAttempt{Name: name, At: at.UTC().Truncate(time.Microsecond)}
+	t := db.dialect.timeArg
+	err := db.inTx(ctx, func(qq q) error {
+		s := &a.State
+		u := &yipanqi.User{}
+		var role string
+		err := qq.row(ctx, "SELECT "+userColumns+", failed_logins, last_failed_at, locked_until FROM users WHERE username = ?"+db.dialect.forUpdate(), name).
+			Scan(&u.ID, &u.Username, &u.DisplayName, &u.OrgUnit, &role, &u.PasswordHash, &u.Disabled, timeCol{&u.CreatedAt},
+				&s.Failures, timeCol{&s.LastFailedAt}, timeCol{&s.LockedUntil})
+		table, key := "users", "id = ?"
+		var keyArg any = u.ID
+		switch {
+		case err == nil:
+			u.Role = yipanqi.Role(role)
+			a.User = u
+		case errors.Is(err, sql.ErrNoRows):
+			// An upsert that touches the row: it is locked (PostgreSQL) whether it was there
+			// or not, and one removed meanwhile by another claim's clean-up is made anew.
+			if err := qq.row(ctx, `INSERT INTO login_names (name, failed_logins) VALUES (?, 0)
+				ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING failed_logins, last_failed_at, locked_until`, name).
+				Scan(&s.Failures, timeCol{&s.LastFailedAt}, timeCol{&s.LockedUntil}); err != nil {
+				return fmt.Errorf("claim login: %w", err)
+			}
+			table, key, keyArg = "login_names", "name = ?", name
+		default:
+			return fmt.Errorf("claim login: %w", err)
+		}
+		if s.Locked(a.At) {
+			return nil
+		}
+		a.Allowed = true
+		a.Locks = s.count(a.At, p)
+		if _, err := qq.exec(ctx, "UPDATE "+table+" SET failed_logins = ?, last_failed_at = ?, locked_until = ? WHERE "+key,
+			s.Failures, t(s.LastFailedAt), t(s.LockedUntil), keyArg); err != nil {
+			return fmt.Errorf("claim login: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The clean-up runs on its own, after the claim, and skips rows others hold: it never
+	// waits, so it cannot deadlock with claims.
+	if _, err := db.q().exec(ctx, `DELETE FROM login_names WHERE name IN (SELECT name FROM login_names
+		WHERE last_failed_at < ? AND (locked_until IS NULL OR locked_until < ?) LIMIT 100`+db.dialect.skipLocked()+")",
+		t(a.At.Add(-p.Window)), t(a.At)); err != nil {
+		return nil, fmt.Errorf("claim login: clean-up: %w", err)
+	}
+	return a, nil
+}
+
+// LoginFailed audits an allowed attempt whose password was wrong (or whose user is disabled
+// or has no password): "user.login_failed" by the name tried, and "user.locked" when the
+// attempt's claim locked the name. The count was made by ClaimLogin. An attempt that was not
+// allowed is not audited.
+func (db *DB) LoginFailed(ctx context.Context, a *LoginAttempt) error {
+	if a == nil || !a.Allowed {
+		return nil
+	}
+	unit := ""
+	if a.User != nil {
+		unit = a.User.OrgUnit
+	}
+	return db.inTx(ctx, func(qq q) error {
+		for _, e := range failureAudit(a.Name, unit, a.User != nil, a.State, a.Locks) {
+			e.At = a.At
+			if err := db.audit(ctx, qq, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// IssueLoginToken stores the hash of a new token of the sign-in form, made at at, and
+// removes the tokens made before notBefore.
+func (db *DB) IssueLoginToken(ctx context.Context, tokenHash string, at, notBefore time.Time) error {
+	if tokenHash == "" {
+		return yipanqi.Errorf(yipanqi.EINVALID, "登录表单令牌为空")
+	}
+	t := db.dialect.timeArg
+	return db.inTx(ctx, func(qq q) error {
+		if _, err := qq.exec(ctx, "DELETE FROM login_tokens WHERE created_at < ?", t(notBefore)); err != nil {
+			return fmt.Errorf("issue login token: %w", err)
+		}
+		if _, err := qq.exec(ctx, "INSERT INTO login_tokens (token_hash, created_at) VALUES (?, ?)", tokenHash, t(at)); err != nil {
+			return fmt.Errorf("issue login token: %w", db.dialect.classify(err))
+		}
+		return nil
+	})
+}
+
+// UseLoginToken takes the sign-in form's token with the hash: true when it was issued at or
+// after notBefore and not used before. A token is good for one use only, however many posts
+// race with it.
+func (db *DB) UseLoginToken(ctx context.Context, tokenHash string, notBefore time.Time) (bool, error) {
+	res, err := db.q().exec(ctx, "DELETE FROM login_tokens WHERE token_hash = ? AND created_at >= ?", tokenHash, db.dialect.timeArg(notBefore))
+	if err != nil {
+		return false, fmt.Errorf("use login token: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }

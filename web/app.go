@@ -93,6 +93,7 @@ type App struct {
 	pages  map[string]*template.Template
 	nav    []navLink
 	static http.Handler
+	signin signinGate // bounds the sign-in's password checks (auth.go)
 
 	unitMu    sync.Mutex
 	unitNames map[string]string
@@ -141,7 +142,7 @@ func New(cfg Config) (*App, error) {
 	if err := CheckPublicURL(cfg.PublicURL); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, mux: http.NewServeMux(), unitNames: map[string]string{}}
+	a := &App{cfg: cfg, mux: http.NewServeMux(), unitNames: map[string]string{}, signin: newSigninGate()}
 	a.verifier = a.newVerifier()
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {

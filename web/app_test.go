@@ -44,6 +44,7 @@ func (c *clock) Add(d time.Duration) {
 // testApp is a running application on a real store.
 type testApp struct {
 	db    *sqlstore.DB
+	app   *web.App
 	srv   *httptest.Server
 	clock *clock
 	base  string // the base path
@@ -98,6 +99,7 @@ func startApp(t testing.TB, dsn string, node bool) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ta.app = app
 	mux := http.NewServeMux()
 	mux.Handle("/44/", http.StripPrefix("/44", app))
 	ta.srv = httptest.NewServer(mux)

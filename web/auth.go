@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -18,17 +20,74 @@ type loginPage struct {
 	Errors         FormErrors
 }
 
-// dummyHash is checked against when the username is unknown (its password is random).
-var dummyHash = func() string {
-	h, err := HashPassword(newToken())
-	if err != nil {
-		panic("web: " + err.Error())
-	}
-	return h
-}()
+// dummyHash is what a sign-in whose name is no user's (or whose user has no password) is
+// checked against, so that it costs the same argon2id work as a real one. A fixed hash with
+// the parameters of HashPassword; its password was random and is not kept.
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$tCIFFHSSMABDMh9Sy1RJQw$SUfaRTVQ76V0SHCyfUjxr9QKr0rxuodbu6v/IBY9HjI"
 
 // maxUsernameLen bounds a username, in characters.
 const maxUsernameLen = 64
+
+// loginTokenTTL is how long the sign-in form's token is good for (once).
+const loginTokenTTL = 2 * time.Hour
+
+// passwordWait is how long a sign-in waits for a free password check before it is answered
+// 429.
+const passwordWait = 2 * time.Second
+
+// Messages of the sign-in form. wrongMessage is the one answer to a wrong password, a name
+// that is no user's, a disabled user and one without a password alike.
+const (
+	wrongMessage = "用户名或密码错误"
+	busyMessage  = "当前登录的人较多，系统繁忙，请稍后再试。"
+)
+
+// signinGate bounds the sign-in's argon2id checks (19 MiB each): at most one per CPU run
+// at once; a sign-in that finds none free within passwordWait is answered 429.
+type signinGate struct {
+	slots chan struct{}
+	wait  time.Duration
+	// check is CheckPassword; sleep waits out the slow-down. Tests change both
+	// (export_test.go).
+	check func(hash, pw string) bool
+	sleep func(ctx context.Context, d time.Duration)
+}
+
+func newSigninGate() signinGate {
+	return signinGate{slots: make(chan struct{}, runtime.NumCPU()), wait: passwordWait, check: CheckPassword, sleep: sleepCtx}
+}
+
+// acquire waits for a free password check, at most g.wait; ok false when none came.
+func (g *signinGate) acquire(ctx context.Context) (release func(), ok bool) {
+	release = func() { <-g.slots }
+	select {
+	case g.slots <- struct{}{}:
+		return release, true
+	default:
+	}
+	t := time.NewTimer(g.wait)
+	defer t.Stop()
+	select {
+	case g.slots <- struct{}{}:
+		return release, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, false
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
 
 // loginForm shows the sign-in form, with a fresh pre-session token for its CSRF field.
 func (a *App) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -43,10 +102,16 @@ func (a *App) loginForm(w http.ResponseWriter, r *http.Request) {
 	a.renderLogin(w, r, http.StatusOK, p)
 }
 
-// renderLogin shows the sign-in form with a pre-session token (double-submit: the cookie
-// and the hidden field must match).
+// renderLogin shows the sign-in form with a new pre-session token: the cookie and the hidden
+// field must match (checked by the middleware), and the store must know the token, which
+// is then good for one post (checked by login).
 func (a *App) renderLogin(w http.ResponseWriter, r *http.Request, status int, p loginPage) {
 	tok := newToken()
+	now := a.cfg.Now()
+	if err := a.cfg.Store.IssueLoginToken(r.Context(), tokenHash(tok), now, now.Add(-loginTokenTTL)); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	a.setCookie(w, a.preCookie(), tok, 0)
 	p.CSRF = tok
 	if p.Errors == nil {
@@ -55,17 +120,55 @@ func (a *App) renderLogin(w http.ResponseWriter, r *http.Request, status int, p 
 	a.renderStatus(w, r, status, "login", p)
 }
 
-// safeNext keeps a "next" address only when it is a path of this application.
+// maxNextLen bounds the "next" address of the sign-in form.
+const maxNextLen = 1024
+
+// safeNext keeps a "next" address only when it is a path of this application, which login
+// puts after the base path: one "/" at the start, then printable ASCII without spaces or
+// backslashes, no "." or ".." segment (raw or percent-encoded; http.Redirect would clean them
+// away, out of the base path), and no scheme or host. Anything else gives "" (the 工作台).
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if next == "" || len(next) > maxNextLen || next[0] != '/' || strings.HasPrefix(next, "//") {
 		return ""
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return ""
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") ||
+		strings.HasPrefix(u.Path, "//") || strings.ContainsAny(u.Path, "\\\x00\r\n\t") {
+		return ""
+	}
+	for _, p := range []string{u.EscapedPath(), u.Path} {
+		for _, seg := range strings.Split(p, "/") {
+			if seg == "." || seg == ".." {
+				return ""
+			}
+		}
 	}
 	return next
 }
 
-// login checks the username and password. Failures are slowed down and counted; enough of
-// them lock the user out for a while (audited in the store).
+// login checks the username and password. Every attempt on a name — a user's or not — is
+// first claimed in the store (ClaimLogin), which counts it as a failure before the password is
+// checked and refuses it while the name is locked out: however many run at once, at most
+// LoginPolicy.MaxFailures passwords are checked. The answers to a name that is no user's are
+// the same as to a wrong password of a user: the same argon2id work (against dummyHash), the
+// same counting, slow-down and message. The pre-session token is good for one post; password
+// checks run at most one per CPU at once.
 func (a *App) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	now := a.cfg.Now()
+	// The token is spent whatever comes next; each answer below carries a new one.
+	if ok, err := a.cfg.Store.UseLoginToken(ctx, tokenHash(r.PostForm.Get("csrf")), now.Add(-loginTokenTTL)); err != nil {
+		a.fail(w, r, err)
+		return
+	} else if !ok {
+		a.failStatus(w, r, http.StatusForbidden, errCSRF)
+		return
+	}
 	p := loginPage{Username: strings.TrimSpace(r.PostForm.Get("username")), Next: safeNext(r.PostForm.Get("next")),
 		Errors: formErrors(r)}
 	pw := r.PostForm.Get("password")
@@ -83,52 +186,44 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 		a.renderLogin(w, r, http.StatusUnprocessableEntity, p)
 		return
 	}
-	ctx := r.Context()
-	now := a.cfg.Now()
-	wrong := "用户名或密码错误"
-	u, err := a.cfg.Store.UserByName(ctx, p.Username)
-	if yipanqi.ErrorCode(err) == yipanqi.ENOTFOUND {
-		// The same work as a wrong password, so that the time taken does not tell which
-		// usernames exist.
-		CheckPassword(dummyHash, pw)
-		a.slowDown(ctx, 1)
-		p.Errors.Set("password", wrong)
-		a.renderLogin(w, r, http.StatusUnprocessableEntity, p)
-		return
-	} else if err != nil {
-		a.fail(w, r, err)
+	release, ok := a.signin.acquire(ctx)
+	if !ok {
+		w.Header().Set("Retry-After", "1")
+		p.Errors.Set("", busyMessage)
+		a.renderLogin(w, r, http.StatusTooManyRequests, p)
 		return
 	}
-	ls, err := a.cfg.Store.LoginState(ctx, u.ID)
+	at, err := a.cfg.Store.ClaimLogin(ctx, p.Username, now, a.cfg.Login)
 	if err != nil {
+		release()
 		a.fail(w, r, err)
 		return
 	}
-	if ls.Locked(now) {
-		a.slowDown(ctx, 1)
-		p.Errors.Set("password", lockedMessage(ls.LockedUntil))
+	if !at.Allowed {
+		release()
+		a.signin.sleep(ctx, a.failDelay(at.State.Failures))
+		p.Errors.Set("password", lockedMessage(at.State.LockedUntil))
 		a.renderLogin(w, r, http.StatusUnprocessableEntity, p)
 		return
 	}
-	if u.Disabled || !CheckPassword(u.PasswordHash, pw) {
-		ls, err := a.cfg.Store.RecordLoginFailure(ctx, u.ID, now, a.cfg.Login)
-		if err != nil {
+	hash, known := dummyHash, at.User != nil && strings.HasPrefix(at.User.PasswordHash, "$argon2id$")
+	if known {
+		hash = at.User.PasswordHash
+	}
+	right := a.signin.check(hash, pw) && known && !at.User.Disabled
+	release()
+	if !right {
+		if err := a.cfg.Store.LoginFailed(ctx, at); err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		a.slowDown(ctx, ls.Failures)
-		msg := wrong
-		if ls.Locked(now) {
-			msg = lockedMessage(ls.LockedUntil)
-		} else if left := a.cfg.Login.MaxFailures - ls.Failures; left > 0 && left <= 2 {
-			msg += "。再失败 " + itoa(left) + " 次，账户将被锁定 " + itoa(int(a.cfg.Login.LockFor/time.Minute)) + " 分钟"
-		}
-		p.Errors.Set("password", msg)
+		a.signin.sleep(ctx, a.failDelay(at.State.Failures))
+		p.Errors.Set("password", a.failureMessage(at.State, now))
 		a.renderLogin(w, r, http.StatusUnprocessableEntity, p)
 		return
 	}
 	token := newToken()
-	s := &sqlstore.Session{TokenHash: tokenHash(token), CSRF: newToken(), User: u}
+	s := &sqlstore.Session{TokenHash: tokenHash(token), CSRF: newToken(), User: at.User, Attempt: at}
 	if err := a.cfg.Store.CreateSession(ctx, s); err != nil {
 		a.fail(w, r, err)
 		return
@@ -147,22 +242,27 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// failureMessage is the answer to a failed sign-in whose claim left the name's state s: it
+// depends on the count alone, which names that are no user's have too.
+func (a *App) failureMessage(s sqlstore.LoginState, now time.Time) string {
+	if s.Locked(now) {
+		return lockedMessage(s.LockedUntil)
+	}
+	msg := wrongMessage
+	if left := a.cfg.Login.MaxFailures - s.Failures; left > 0 && left <= 2 {
+		msg += "。再失败 " + itoa(left) + " 次，账户将被锁定 " + itoa(int(a.cfg.Login.LockFor/time.Minute)) + " 分钟"
+	}
+	return msg
+}
+
 func lockedMessage(until time.Time) string {
 	return "连续登录失败次数过多，账户已被锁定，请于 " + until.In(shanghai).Format("15:04") + " 后再试，或联系管理员"
 }
 
-// slowDown waits FailDelay for each of the consecutive failures (at most five).
-func (a *App) slowDown(ctx context.Context, failures int) {
-	d := a.cfg.FailDelay * time.Duration(min(max(failures, 1), 5))
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
+// failDelay is how long a failed sign-in waits before it is answered: FailDelay for each of
+// the name's consecutive failures (at most five), the same for every name.
+func (a *App) failDelay(failures int) time.Duration {
+	return a.cfg.FailDelay * time.Duration(min(max(failures, 1), 5))
 }
 
 // logout ends the session.
