@@ -392,7 +392,7 @@ func (r *Region) serveHTTP() error {
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "http", "状态页无法监听 %s：%v", r.cfg.HTTP, err)
 	}
 	r.HTTPAddr = l.Addr().String()
-	r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	r.httpSrv = web.NewServer(mux, web.DefaultServerTimeouts)
 	go func() { _ = r.httpSrv.Serve(l) }()
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -466,7 +465,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	srv := web.NewServer(app, serveTimeouts)
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(l) }()
 
@@ -592,3 +591,7 @@ func redactedURL(u string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// serveTimeouts bound how long the node's HTTP server waits on a client (web.NewServer);
+// tests shorten them.
+var serveTimeouts = web.DefaultServerTimeouts
