@@ -151,7 +151,7 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Join(cfg.Dir, code), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(cfg.Dir, code), 0o700); err != nil {
 			return nil, fmt.Errorf("demo: %w", err)
 		}
 		if cfg.Populate != nil {

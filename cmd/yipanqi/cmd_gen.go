@@ -157,7 +157,8 @@ func regFormat(path, flagName string) (registry.Format, error) {
 }
 
 // regWriteAtomically writes path through a temporary file beside it, renamed over path only
-// when write succeeds: a failed or interrupted run leaves no half-written file behind.
+// when write succeeds: a failed or interrupted run leaves no half-written file behind. The
+// file is made 0600 (the user's alone), as every file of personal data the binary writes.
 func regWriteAtomically(path string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
@@ -172,7 +173,7 @@ func regWriteAtomically(path string, write func(io.Writer) error) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil { // exports hold personal data: the user's alone
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {

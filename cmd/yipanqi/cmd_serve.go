@@ -307,7 +307,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 
 	if c.Node.DataDir != "" {
-		if err := os.MkdirAll(c.Node.DataDir, 0o750); err != nil {
+		if err := os.MkdirAll(c.Node.DataDir, 0o700); err != nil {
 			return confError(file, "node.data_dir", err)
 		}
 	}
