@@ -155,7 +155,9 @@ func TestServeRefusesReadableKey(t *testing.T) {
 	defer cancel()
 	var out, errBuf syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- Main(ctx, realEnv(&out, &errBuf), []string{"serve", "--config", writeConf(t, dir, serveConf(keys))}) }()
+	go func() {
+		done <- Main(ctx, realEnv(&out, &errBuf), []string{"serve", "--config", writeConf(t, dir, serveConf(keys))})
+	}()
 	var code int
 	for started := false; !started; {
 		select {
