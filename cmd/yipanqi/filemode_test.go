@@ -155,9 +155,8 @@ func TestServeRefusesReadableKey(t *testing.T) {
 	defer cancel()
 	var out, errBuf syncBuffer
 	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, realEnv(&out, &errBuf), []string{"serve", "--config", writeConf(t, dir, serveConf(keys))})
-	}()
+	conf := writeConf(t, dir, serveConf(keys))
+	go func() { done <- Main(ctx, realEnv(&out, &errBuf), []string{"serve", "--config", conf}) }()
 	var code int
 	for started := false; !started; {
 		select {
