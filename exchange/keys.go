@@ -279,13 +279,17 @@ func LoadPrivateKey(path string) (*PrivateKey, error) {
 // CheckPrivateKeyMode says whether path may hold a private key: EINVALID, naming the file
 // and chmod 600, when the group or others may read or write it (not checked on Windows,
 // whose files have no such bits). A missing file passes; reading it says so.
-func CheckPrivateKeyMode(path string) error {
+func CheckPrivateKeyMode(path string) error { return CheckSecretFileMode(path, "私钥文件") }
+
+// CheckSecretFileMode is CheckPrivateKeyMode for any file of secrets (NATS credentials, a
+// password, a TLS key); what names the kind of file in the message.
+func CheckSecretFileMode(path, what string) error {
 	fi, err := os.Stat(path)
 	if err != nil || runtime.GOOS == "windows" || fi.Mode().Perm()&0o077 == 0 {
 		return nil
 	}
-	return yipanqi.FieldErrorf(yipanqi.EINVALID, "key_file", "私钥文件 %s 的权限为 %04o，同组或其他用户也能访问；请执行 chmod 600 %s，只让本节点的运行用户读取",
-		path, fi.Mode().Perm(), path)
+	return yipanqi.Errorf(yipanqi.EINVALID, "%s %s 的权限为 %04o，同组或其他用户也能访问；请执行 chmod 600 %s，只让本节点的运行用户读取",
+		what, path, fi.Mode().Perm(), path)
 }
 
 // LoadPublicKey reads a public key file; see ParsePublicKeyPEM.

@@ -305,6 +305,16 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return confErrorf(file, "keys.key_file", "密钥 %s 不在信任列表（版本 %d）的节点 %s 之下，其他节点不会接受它的签名",
 			key.ID, trust.Version, c.Node.Code)
 	}
+	// The node's other secrets, like its key, must be its user's alone.
+	for _, s := range []struct{ key, path, what string }{{"nats.creds", c.NATS.Creds, "NATS 凭据文件"},
+		{"nats.password_file", c.NATS.PasswordFile, "NATS 密码文件"}, {"nats.key_file", c.NATS.KeyFile, "NATS TLS 私钥文件"}} {
+		if s.path == "" {
+			continue
+		}
+		if err := exchange.CheckSecretFileMode(s.path, s.what); err != nil {
+			return confError(file, s.key, err)
+		}
+	}
 
 	if c.Node.DataDir != "" {
 		if err := os.MkdirAll(c.Node.DataDir, 0o700); err != nil {

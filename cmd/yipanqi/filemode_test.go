@@ -139,6 +139,29 @@ func TestServeSlowBody(t *testing.T) {
 	}
 }
 
+// serveRefused runs yipanqi serve as TestServe does and returns its exit code and standard
+// error; a serve that starts fails the test (instead of running on).
+func serveRefused(t *testing.T, conf string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, realEnv(&out, &errOut), []string{"serve", "--config", conf}) }()
+	for {
+		select {
+		case code := <-done:
+			return code, errOut.String()
+		case <-time.After(20 * time.Millisecond):
+			if strings.Contains(out.String(), "已启动") {
+				cancel()
+				<-done
+				t.Fatalf("serve started:\n%s", out.String())
+			}
+		}
+	}
+}
+
 // TestServeRefusesReadableKey: serve will not start with a private key the group or others
 // may read; the error names the file and chmod 600.
 func TestServeRefusesReadableKey(t *testing.T) {
@@ -149,32 +172,28 @@ func TestServeRefusesReadableKey(t *testing.T) {
 	if err := os.Chmod(key, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Run it as TestServe does, so that a serve that starts regardless fails the test
-	// instead of running on.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errBuf syncBuffer
-	done := make(chan int, 1)
 	conf := writeConf(t, dir, serveConf(keys))
-	go func() { done <- Main(ctx, realEnv(&out, &errBuf), []string{"serve", "--config", conf}) }()
-	var code int
-	for started := false; !started; {
-		select {
-		case code = <-done:
-			started = true
-		case <-time.After(20 * time.Millisecond):
-			if strings.Contains(out.String(), "已启动") {
-				cancel()
-				<-done
-				t.Fatalf("serve started with a 0644 private key:\n%s", out.String())
-			}
-		}
-	}
-	errOut := errBuf.String()
+	code, errOut := serveRefused(t, conf)
 	if code == 0 || !strings.Contains(errOut, "node.toml:keys.key_file：") || !strings.Contains(errOut, key) || !strings.Contains(errOut, "chmod 600") {
 		t.Fatalf("serve with a 0644 key: exit %d, stderr %q; want an error naming keys.key_file, the file and chmod 600", code, errOut)
 	}
-	// keys show says the same of it.
+	// So is a NATS password file others can read.
+	if err := os.Chmod(key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pw := filepath.Join(dir, "nats-password")
+	if err := os.WriteFile(pw, []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf = writeConf(t, dir, strings.Replace(serveConf(keys), "embedded = true", "embedded = true\nuser = \"n44\"\npassword_file = \"nats-password\"", 1))
+	code, errOut = serveRefused(t, conf)
+	if code == 0 || !strings.Contains(errOut, "node.toml:nats.password_file：") || !strings.Contains(errOut, pw) || !strings.Contains(errOut, "chmod 600") {
+		t.Errorf("serve with a 0644 NATS password file: exit %d, stderr %q", code, errOut)
+	}
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// keys show says the same of a readable private key.
 	code, _, errOut = runReg(t, "keys", "show", key)
 	if code == 0 || !strings.Contains(errOut, "chmod 600") {
 		t.Errorf("keys show of a 0644 private key: exit %d, stderr %q", code, errOut)
