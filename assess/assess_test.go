@@ -106,6 +106,10 @@ func TestRulesSampleAndErrors(t *testing.T) {
 		{"negative", "base = 60\nfull = 60\n\n[deductions.late]\npoints = -1\n", "第 4 行（deductions.late）：分值"},
 		{"cap", "base = 60\nfull = 60\ncap = 50\n", "第 3 行（cap）：封顶分"},
 		{"missing", "name = \"x\"\n", "缺少 base"},
+		{"nan weight", "base = 60\nfull = 60\n[weights]\non_time_rate = nan\n", "（weights.on_time_rate）：分值须为有限的数"},
+		{"inf points", "base = 60\nfull = 60\n\n[deductions.late]\npoints = inf\n", "（deductions.late）：分值须为有限的数"},
+		{"nan floor", "base = 60\nfull = 60\nfloor = nan\n", "（floor）：分值须为有限的数"},
+		{"inf cap", "base = 60\nfull = 60\ncap = +inf\n", "（cap）：分值须为有限的数"},
 	} {
 		_, err := assess.ParseRules(tt.src, "r.toml")
 		if yipanqi.ErrorCode(err) != yipanqi.EINVALID || !strings.Contains(yipanqi.ErrorMessage(err), tt.want) {

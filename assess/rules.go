@@ -100,6 +100,27 @@ func ParseRules(src, name string) (*Rules, error) {
 	if math.IsNaN(r.Cap) {
 		r.Cap = r.Full
 	}
+	// TOML has nan and inf: no score may be one (NaN passes every comparison below).
+	type num struct {
+		key string
+		v   float64
+	}
+	nums := []num{{"base", r.Base}, {"full", r.Full}, {"cap", r.Cap}, {"floor", r.Floor},
+		{"manual_cap", r.Manual.Bonus}, {"manual_cap", r.Manual.Deduction}}
+	for k, w := range r.Weights {
+		nums = append(nums, num{"weights." + k, w})
+	}
+	for k, p := range r.Bonus {
+		nums = append(nums, num{"bonus." + k, p.Points}, num{"bonus." + k, p.Cap})
+	}
+	for k, p := range r.Deductions {
+		nums = append(nums, num{"deductions." + k, p.Points}, num{"deductions." + k, p.Cap})
+	}
+	for _, n := range nums {
+		if math.IsNaN(n.v) || math.IsInf(n.v, 0) {
+			return nil, bad(n.key, "分值须为有限的数，不能是 nan 或 inf")
+		}
+	}
 	sum := r.Base
 	for _, k := range sortedKeys(r.Weights) {
 		w := r.Weights[k]

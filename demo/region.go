@@ -152,7 +152,7 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Join(cfg.Dir, code), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(cfg.Dir, code), 0o700); err != nil {
 			return nil, fmt.Errorf("demo: %w", err)
 		}
 		if cfg.Populate != nil {
@@ -391,7 +391,7 @@ func (r *Region) orgUnits(ctx context.Context, n *Node) error {
 // serveHTTP serves handler on the listener opened before the nodes.
 func (r *Region) serveHTTP() error {
 	mux := r.handler()
-	r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	r.httpSrv = web.NewServer(mux, web.DefaultServerTimeouts)
 	go func() { _ = r.httpSrv.Serve(r.httpLn) }()
 	return nil
 }

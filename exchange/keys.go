@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -257,8 +258,13 @@ func ParsePublicKeyPEM(data []byte, node string) (*PublicKey, error) {
 	return k, nil
 }
 
-// LoadPrivateKey reads a private key file; see ParsePrivateKeyPEM.
+// LoadPrivateKey reads a private key file; see ParsePrivateKeyPEM. Like ssh, it refuses a
+// file that the group or others may read or write (EINVALID naming the file and the fix,
+// chmod 600): a node's signing key must be its own user's alone.
 func LoadPrivateKey(path string) (*PrivateKey, error) {
+	if err := CheckPrivateKeyMode(path); err != nil {
+		return nil, err
+	}
 	data, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
@@ -268,6 +274,22 @@ func LoadPrivateKey(path string) (*PrivateKey, error) {
 		return nil, inFile(path, err)
 	}
 	return k, nil
+}
+
+// CheckPrivateKeyMode says whether path may hold a private key: EINVALID, naming the file
+// and chmod 600, when the group or others may read or write it (not checked on Windows,
+// whose files have no such bits). A missing file passes; reading it says so.
+func CheckPrivateKeyMode(path string) error { return CheckSecretFileMode(path, "私钥文件") }
+
+// CheckSecretFileMode is CheckPrivateKeyMode for any file of secrets (NATS credentials, a
+// password, a TLS key); what names the kind of file in the message.
+func CheckSecretFileMode(path, what string) error {
+	fi, err := os.Stat(path)
+	if err != nil || runtime.GOOS == "windows" || fi.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	return yipanqi.Errorf(yipanqi.EINVALID, "%s %s 的权限为 %04o，同组或其他用户也能访问；请执行 chmod 600 %s，只让本节点的运行用户读取",
+		what, path, fi.Mode().Perm(), path)
 }
 
 // LoadPublicKey reads a public key file; see ParsePublicKeyPEM.

@@ -168,6 +168,25 @@ func TestWriteKeyPair(t *testing.T) {
 	if err != nil || pub.ID != k.ID || !pub.NotAfter.Equal(t0.Add(365*day)) {
 		t.Fatalf("LoadPublicKey: %+v, %v", pub, err)
 	}
+	// A private key the group or others may read is refused, as ssh does, naming the file
+	// and the fix; once it is 0600 again it loads.
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o620} {
+		if err := os.Chmod(files.Private, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := exchange.LoadPrivateKey(files.Private)
+		if msg := yipanqi.ErrorMessage(err); yipanqi.ErrorCode(err) != yipanqi.EINVALID ||
+			!strings.Contains(msg, files.Private) || !strings.Contains(msg, "chmod 600") {
+			t.Errorf("private key of mode %04o: %v, want EINVALID naming the file and chmod 600", mode, err)
+		}
+	}
+	if err := os.Chmod(files.Private, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exchange.LoadPrivateKey(files.Private); err != nil {
+		t.Errorf("private key of mode 0400: %v", err)
+	}
+	_ = os.Chmod(files.Private, 0o600)
 
 	// Never overwrites, and leaves the existing files as they were.
 	before, err := os.ReadFile(files.Private)

@@ -164,7 +164,7 @@ func (db *DB) AddAdjustment(ctx context.Context, a *assess.Adjustment) error {
 		return yipanqi.FieldErrorf(yipanqi.EFORBIDDEN, "org_unit", "只有上级单位可以为“%s”录入加减分", a.OrgUnit)
 	case err != nil:
 		return err
-	case a.Points == 0 || math.Abs(a.Points) > maxAdjustment || math.Abs(a.Points*100-math.Round(a.Points*100)) > 1e-6:
+	case a.Points == 0 || math.IsNaN(a.Points) || math.Abs(a.Points) > maxAdjustment || math.Abs(a.Points*100-math.Round(a.Points*100)) > 1e-6:
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "points", "加减分“%g”无效：应为非零、绝对值不超过 %d、至多两位小数", a.Points, maxAdjustment)
 	case strings.TrimSpace(a.Reason) == "":
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "reason", "加减分须说明理由")

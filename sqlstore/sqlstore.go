@@ -11,6 +11,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +67,11 @@ func Connect(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !t.dialect.postgres {
+		if err := createPrivate(t.display); err != nil {
+			return nil, t.connectError(err)
+		}
+	}
 	sdb, err := sql.Open(t.driver, t.dsn)
 	if err != nil {
 		return nil, t.connectError(err)
@@ -92,6 +99,19 @@ func Connect(ctx context.Context, dsn string) (*DB, error) {
 		db.writer = make(chan struct{}, 1)
 	}
 	return db, nil
+}
+
+// createPrivate creates a SQLite database file that does not exist yet with mode 0600, so
+// that the personal data in it is the node user's alone (SQLite would create it 0644, and
+// gives its -wal and -shm files the database file's mode). An existing file is left as it is.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // closeSealTimeout bounds the sealing Close does, so that a database that has gone away does

@@ -6,13 +6,16 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"yipanqi"
 	"yipanqi/exchange"
+	"yipanqi/idcard"
 	"yipanqi/sqlstore"
 	"yipanqi/web/print"
 )
@@ -42,6 +45,25 @@ func (a *App) apiTable() []apiRoute {
 		{"GET", "/api/v1/catalog", signedIn, a.apiCatalog},
 	}
 }
+
+// apiStatuses are the statuses each operation's handler can write, by "METHOD /path": the
+// bearer check's (401, 403), readJSON's (400, 408, 413), apiFail's for what the store and
+// the engine can return, and 500 for anything unexpected. TestOpenAPIStatuses requires the
+// OpenAPI document to list exactly these and drives every operation to see that it writes
+// nothing else; change both with a handler.
+var apiStatuses = map[string][]int{
+	"GET /api/v1/todo":              {200, 401, 403, 500},
+	"POST /api/v1/cases":            {201, 400, 401, 403, 408, 413, 422, 500, 503},
+	"GET /api/v1/cases/{id}":        {200, 401, 403, 404, 500},
+	"POST /api/v1/cases/{id}/reply": {200, 400, 401, 403, 404, 408, 409, 413, 422, 500, 503},
+	"POST /api/v1/people/search":    {200, 400, 401, 403, 408, 413, 422, 500},
+	"GET /api/v1/people/{id}":       {200, 401, 403, 404, 500},
+	"GET /api/v1/catalog":           {200, 401, 403, 500},
+}
+
+// APIStatuses returns the statuses an operation ("METHOD /path" as APIRoutes gives it) can
+// answer with, for tests and docs.
+func APIStatuses(op string) []int { return slices.Clone(apiStatuses[op]) }
 
 // APIRoutes lists the operations of the API as "METHOD /path", for tests and docs.
 func (a *App) APIRoutes() []string {
@@ -158,7 +180,9 @@ func (a *App) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // readJSON decodes the request body into v; unknown fields are refused. false when it
-// answered with the error.
+// answered with the error: 413 for a body over MaxFormBytes, 408 for one that did not arrive
+// within the server's read timeout, 400 otherwise, naming the member when the decoder knows
+// it (an unknown member, a value of the wrong type).
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -166,16 +190,29 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
 		err = errors.New("trailing data")
 	}
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			apiError(w, http.StatusRequestEntityTooLarge, "invalid", "", "请求体过大（上限 "+itoa(MaxFormBytes>>10)+" KB）")
-			return false
-		}
-		apiError(w, http.StatusBadRequest, "invalid", "", "请求体不是有效的 JSON 对象，或含有接口未定义的成员（见 /api/openapi.json）")
-		return false
+	if err == nil {
+		return true
 	}
-	return true
+	var tooBig *http.MaxBytesError
+	var timeout interface{ Timeout() bool }
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		apiError(w, http.StatusRequestEntityTooLarge, "invalid", "", "请求体过大（上限 "+itoa(MaxFormBytes>>10)+" KB）")
+	case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &timeout) && timeout.Timeout():
+		apiError(w, http.StatusRequestTimeout, "timeout", "", "请求体未能在时限内传完，未保存任何内容")
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		apiError(w, http.StatusBadRequest, "invalid", typeErr.Field, "成员“"+typeErr.Field+"”的类型不对（见 /api/openapi.json）")
+	case strings.HasPrefix(err.Error(), `json: unknown field "`):
+		name := strings.TrimSuffix(strings.TrimPrefix(err.Error(), `json: unknown field "`), `"`)
+		if len(name) > 64 || !utf8.ValidString(name) {
+			name = "(…)" // not echoed whole: a member name is the sender's text
+		}
+		apiError(w, http.StatusBadRequest, "invalid", name, "接口未定义成员“"+name+"”（见 /api/openapi.json）")
+	default:
+		apiError(w, http.StatusBadRequest, "invalid", "", "请求体不是有效的 JSON 对象，或含有接口未定义的成员（见 /api/openapi.json）")
+	}
+	return false
 }
 
 // apiCaseJSON is a case in the API. Lists carry the person's ID number masked; one case,
@@ -398,6 +435,13 @@ func (a *App) apiReply(w http.ResponseWriter, r *http.Request) {
 	a.writeCase(w, r, http.StatusOK, c)
 }
 
+// The bounds of a people search, the search page's and the API's: the name's characters
+// and the last page.
+const (
+	maxSearchName = 50
+	maxPage       = 100000
+)
+
 // apiPeopleQuery is the body of POST /api/v1/people/search: in the body, never the address,
 // since it may hold an ID number or a name.
 type apiPeopleQuery struct {
@@ -429,16 +473,37 @@ func (a *App) apiSearchPeople(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.IDNumber = strings.ToUpper(strings.TrimSpace(in.IDNumber))
+	in.Name = strings.TrimSpace(in.Name)
+	// The bounds of the search page (peopleView, peopleSearch): a name of at most 50
+	// characters, a whole ID number, a page up to 100,000.
+	invalid := func(field, msg string) { apiError(w, http.StatusUnprocessableEntity, "invalid", field, msg) }
 	switch {
 	case in.Name == "" && in.IDNumber == "" && in.HukouCode == "" && in.FlowStatus == "":
-		apiError(w, http.StatusUnprocessableEntity, "invalid", "name", "请至少给出一个条件：姓名、公民身份号码、户籍地或流动状态")
+		invalid("name", "请至少给出一个条件：姓名、公民身份号码、户籍地或流动状态")
+		return
+	case tooLong("姓名", in.Name, maxSearchName) != "":
+		invalid("name", tooLong("姓名", in.Name, maxSearchName))
 		return
 	case in.HukouCode != "" && !yipanqi.ValidDivisionCode(in.HukouCode):
-		apiError(w, http.StatusUnprocessableEntity, "invalid", "hukou_code", "“户籍地”须为行政区划代码")
+		invalid("hukou_code", "“户籍地”须为行政区划代码")
+		return
+	case in.FlowStatus != "" && yipanqi.FlowKind(in.FlowStatus).Label() == "":
+		invalid("flow_status", "“流动状态”须为 arrived、left、moved_on 或 returned")
+		return
+	case in.Page > maxPage:
+		invalid("page", "“页码”不得大于 "+itoa(maxPage))
 		return
 	}
+	if in.IDNumber != "" {
+		id, err := idcard.Parse(in.IDNumber, yipanqi.Date{})
+		if err != nil {
+			invalid("id_number", "“公民身份号码”无效："+yipanqi.ErrorMessage(err))
+			return
+		}
+		in.IDNumber = id.Number
+	}
 	page := max(in.Page, 1)
-	f := yipanqi.PersonFilter{Name: strings.TrimSpace(in.Name), IDNumber: in.IDNumber, HukouCode: in.HukouCode,
+	f := yipanqi.PersonFilter{Name: in.Name, IDNumber: in.IDNumber, HukouCode: in.HukouCode,
 		FlowStatus: yipanqi.FlowKind(in.FlowStatus), Offset: (page - 1) * PageSize, Limit: PageSize}
 	people, total, err := a.cfg.Store.ListPeople(r.Context(), scopeOf(r), f)
 	if err != nil {

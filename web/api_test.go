@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ import (
 )
 
 // apiToken gives a user of the fixture a token and returns it.
-func apiToken(t *testing.T, ta *testApp, user string) (string, *sqlstore.APIToken) {
+func apiToken(t testing.TB, ta *testApp, user string) (string, *sqlstore.APIToken) {
 	t.Helper()
 	token := "tok-" + user + "-" + strings.Repeat("x", 20)
 	tok := &sqlstore.APIToken{TokenHash: sha256Hex(token), UserID: ta.users[user].ID, Label: "测试"}
@@ -182,7 +183,8 @@ func TestAPIStartCaseInvalid(t *testing.T) {
 			{"unknown type", `{"type":"no.such.type","peer_unit":"350102","fields":{}}`, 422, "type"},
 			{"bad addressee", `{"type":"verify.identity","peer_unit":"35","fields":{}}`, 422, "peer_unit"},
 			{"not JSON", `{"type":`, 400, ""},
-			{"unknown member", `{"type":"verify.identity","peer_unit":"350102","fields":{},"extra":1}`, 400, ""},
+			{"unknown member", `{"type":"verify.identity","peer_unit":"350102","fields":{},"extra":1}`, 400, "extra"},
+			{"wrong type", `{"type":"verify.identity","peer_unit":350102,"fields":{}}`, 400, "peer_unit"},
 		} {
 			code, body := ta.call(t, token, "POST", "/api/v1/cases", tt.body)
 			c, field, msg := errorOf(body)
@@ -267,6 +269,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	var doc struct {
 		OpenAPI string                                `json:"openapi"`
+		Servers []struct{ URL string }                `json:"servers"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
@@ -275,13 +278,27 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
 		t.Fatalf("openapi = %q, want 3.1", doc.OpenAPI)
 	}
+	// The server URL is the API's address on this node: the mount prefix and the API base,
+	// so that the document's paths, resolved against it, reach the operations.
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != ta.base+"/api/v1" {
+		t.Fatalf("servers = %+v, want one with url %s/api/v1", doc.Servers, ta.base)
+	}
+	docURL, _ := url.Parse(ta.srv.URL + "/44/api/openapi.json")
+	server := docURL.ResolveReference(&url.URL{Path: doc.Servers[0].URL})
 	var documented []string
 	for path, ops := range doc.Paths {
 		for method := range ops {
 			if method == "parameters" || method == "summary" || method == "description" {
 				continue
 			}
-			documented = append(documented, strings.ToUpper(method)+" "+path)
+			documented = append(documented, strings.ToUpper(method)+" "+strings.TrimPrefix(server.Path, ta.base)+path)
+			// Resolved against the server URL, the operation answers (behind the token check).
+			req, _ := http.NewRequest(strings.ToUpper(method), server.String()+strings.ReplaceAll(path, "{id}", "1"), strings.NewReader("{}"))
+			if resp, err := http.DefaultClient.Do(req); err != nil {
+				t.Fatal(err)
+			} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s %s%s without a token: %d, want 401", method, server, path, resp.StatusCode)
+			}
 		}
 	}
 	app, err := web.New(web.Config{Code: "44", Store: ta.db})

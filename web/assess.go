@@ -360,7 +360,7 @@ func (a *App) assessAdjust(w http.ResponseWriter, r *http.Request) {
 	case v == "":
 		fe.Set("points", "请填写加减分")
 	default:
-		n, err := strconv.ParseFloat(strings.TrimPrefix(v, "+"), 64)
+		n, err := yipanqi.ParseNumber(v)
 		if err != nil {
 			fe.Set("points", "加减分“"+v+"”不是数字：加分填正数，扣分填负数，如 2 或 -1.5")
 		}

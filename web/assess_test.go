@@ -103,6 +103,16 @@ func TestAssessment(t *testing.T) {
 			"org_unit": {otherCity}, "points": {"abc"}, "reason": {"测试"}})
 		wantStatus(t, code, http.StatusUnprocessableEntity, "bad points")
 		wantContains(t, body, `id="f-points-err"`, "不是数字")
+		// NaN and the infinities are not numbers either: nothing is stored.
+		for _, v := range []string{"NaN", "nan", "Inf", "-Inf", "+Infinity", "1e400", "0x1p3"} {
+			code, body = b.post("/assess/adjust", url.Values{"csrf": {b.csrf()}, "period": {"2026-Q1"},
+				"org_unit": {townshipB}, "points": {v}, "reason": {"测试"}})
+			wantStatus(t, code, http.StatusUnprocessableEntity, "points "+v)
+			wantContains(t, body, `id="f-points-err"`, "不是数字")
+		}
+		if adj, err := ta.db.Adjustments(context.Background(), storetest.MustScope(t, county), p); err != nil || len(adj) != 0 {
+			t.Fatalf("after non-finite points: %v, %v", adj, err)
+		}
 
 		// A good entry: saved, shown, scored and audited.
 		code, body = b.post("/assess/adjust", url.Values{"csrf": {b.csrf()}, "period": {"2026-Q1"},

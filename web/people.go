@@ -90,7 +90,7 @@ func (a *App) peopleView(v searchValues, fe FormErrors) *peoplePage {
 	return &peoplePage{Values: v, Errors: fe, Action: a.url("/people"), Fields: []Field{
 		{Name: "id_number", Label: "公民身份号码", Input: "text", MaxLen: 18, Value: v.IDNumber, Error: fe["id_number"],
 			Hint: "完整的 18 位号码（精确查找）"},
-		{Name: "name", Label: "姓名", Input: "text", MaxLen: 50, Value: v.Name, Error: fe["name"], Hint: "姓名或姓名的开头"},
+		{Name: "name", Label: "姓名", Input: "text", MaxLen: maxSearchName, Value: v.Name, Error: fe["name"], Hint: "姓名或姓名的开头"},
 		{Name: "unit", Label: "现居住地（本辖区内的单位）", Input: "text", MaxLen: 12, Value: v.Unit, Error: fe["unit"],
 			Hint: "行政区划代码，如乡镇（街道）9 位、社区 12 位；留空为整个辖区"},
 		{Name: "flow", Label: "流动状态", Input: "select", Options: flowOptions(), Value: v.Flow, Error: fe["flow"]},
@@ -122,7 +122,7 @@ func (a *App) peopleSearch(w http.ResponseWriter, r *http.Request) {
 			filter.IDNumber = id.Number
 		}
 	}
-	if msg := tooLong("姓名", v.Name, 50); msg != "" {
+	if msg := tooLong("姓名", v.Name, maxSearchName); msg != "" {
 		fe.Set("name", msg)
 	}
 	scope := scopeOf(r)
@@ -145,7 +145,7 @@ func (a *App) peopleSearch(w http.ResponseWriter, r *http.Request) {
 		filter.FlowStatus = k
 	}
 	page, err := strconv.Atoi(f.Get("page"))
-	if err != nil || page < 1 || page > 100000 {
+	if err != nil || page < 1 || page > maxPage {
 		page = 1
 	}
 	filter.Offset = (page - 1) * PageSize

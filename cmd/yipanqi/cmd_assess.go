@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"yipanqi"
@@ -115,7 +114,7 @@ func runAssessAdjust(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	points, err := strconv.ParseFloat(*pointsArg, 64)
+	points, err := yipanqi.ParseNumber(*pointsArg)
 	if err != nil {
 		return usageError("--points“%s”无效：应为数字，加分为正、扣分为负", *pointsArg)
 	}

@@ -127,6 +127,8 @@ func TestAssessCLIErrors(t *testing.T) {
 		{"format", []string{"--period", "2026-Q1", "--unit", "440106", "--format", "pdf"}, "--format"},
 		{"adjust self", []string{"adjust", "--as", "sup", "--unit", "440106", "--period", "2026-Q1", "--points", "3", "--reason", "x"}, "只有上级单位"},
 		{"adjust reason", []string{"adjust", "--as", "sup", "--unit", "440106001", "--period", "2026-Q1", "--points", "3"}, "须说明理由"},
+		{"adjust NaN", []string{"adjust", "--as", "sup", "--unit", "440106001", "--period", "2026-Q1", "--points", "NaN", "--reason", "x"}, "--points“NaN”无效"},
+		{"adjust Inf", []string{"adjust", "--as", "sup", "--unit", "440106001", "--period", "2026-Q1", "--points", "-Inf", "--reason", "x"}, "--points“-Inf”无效"},
 	} {
 		args := append([]string{"assess", "--db", dsn}, tt.args...)
 		if tt.args[0] == "adjust" {

@@ -137,7 +137,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	srv := web.NewServer(app, web.DefaultServerTimeouts)
 	go srv.Serve(ln)
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()

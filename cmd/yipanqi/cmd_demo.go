@@ -62,7 +62,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	if _, err := strconv.ParseUint(*seed, 10, 64); err != nil {
 		return usageError("--seed“%s”无效：应为非负整数", *seed)
 	}
-	r, err := strconv.ParseFloat(*rate, 64)
+	r, err := yipanqi.ParseNumber(*rate)
 	if err != nil || r < 0 || r > 10000 {
 		return usageError("--rate“%s”无效：应为 0 到 10000 之间的数", *rate)
 	}

@@ -284,6 +284,7 @@ func TestDemoBadFlags(t *testing.T) {
 		{"demo", "--people", "x"},
 		{"demo", "--seed", "-1"},
 		{"demo", "--rate", "-1"},
+		{"demo", "--rate", "NaN"},
 		{"demo", "--for", "soon"},
 		{"demo", "--drain", "0s"},
 		{"demo", "--nats-port", "4222"},

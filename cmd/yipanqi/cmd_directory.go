@@ -165,7 +165,7 @@ func directoryCounts(entries []yipanqi.DirectoryEntry) string {
 
 // writeDirectoryProblems writes the problem report as CSV in UTF-8 with a byte-order mark.
 func writeDirectoryProblems(path string, probs []directory.Problem) error {
-	return regWriteAtomicallyMode(path, 0o600, func(w io.Writer) error {
+	return regWriteAtomically(path, func(w io.Writer) error {
 		if _, err := io.WriteString(w, "\ufeff"); err != nil {
 			return err
 		}

@@ -157,14 +157,9 @@ func regFormat(path, flagName string) (registry.Format, error) {
 }
 
 // regWriteAtomically writes path through a temporary file beside it, renamed over path only
-// when write succeeds: a failed or interrupted run leaves no half-written file behind.
+// when write succeeds: a failed or interrupted run leaves no half-written file behind. The
+// file is made 0600 (the user's alone), as every file of personal data the binary writes.
 func regWriteAtomically(path string, write func(io.Writer) error) error {
-	return regWriteAtomicallyMode(path, 0o644, write)
-}
-
-// regWriteAtomicallyMode is regWriteAtomically giving the file mode (the temporary file is
-// 0600 until then).
-func regWriteAtomicallyMode(path string, mode os.FileMode, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
@@ -178,7 +173,7 @@ func regWriteAtomicallyMode(path string, mode os.FileMode, write func(io.Writer)
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Chmod(tmp.Name(), mode); err != nil {
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {

@@ -200,7 +200,7 @@ func (e *errorFile) keep(problems bool) error {
 		}
 		return nil
 	}
-	if err := os.Chmod(name, 0o600); err != nil { // it quotes personal data: its owner only
+	if err := os.Chmod(name, 0o600); err != nil { // it quotes the rows: personal data
 		return fmt.Errorf("write %s: %w", e.path, err)
 	}
 	return os.Rename(name, e.path)

@@ -314,7 +314,9 @@ func keysShow(env *Env, args []string) error {
 			continue
 		}
 		p, err := exchange.LoadPublicKey(path, "")
-		if err != nil {
+		if err != nil && exchange.CheckPrivateKeyMode(path) != nil {
+			return exchange.CheckPrivateKeyMode(path) // a private key others can read
+		} else if err != nil {
 			return yipanqi.Errorf(yipanqi.EINVALID, "%s 不是本系统的私钥或公钥文件：%s", path, yipanqi.ErrorMessage(err))
 		}
 		validity := "未记录有效期"

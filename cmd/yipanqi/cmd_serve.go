@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -313,9 +312,19 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return confErrorf(file, "keys.key_file", "密钥 %s 不在信任列表（版本 %d）的节点 %s 之下，其他节点不会接受它的签名",
 			key.ID, trust.Version, c.Node.Code)
 	}
+	// The node's other secrets, like its key, must be its user's alone.
+	for _, s := range []struct{ key, path, what string }{{"nats.creds", c.NATS.Creds, "NATS 凭据文件"},
+		{"nats.password_file", c.NATS.PasswordFile, "NATS 密码文件"}, {"nats.key_file", c.NATS.KeyFile, "NATS TLS 私钥文件"}} {
+		if s.path == "" {
+			continue
+		}
+		if err := exchange.CheckSecretFileMode(s.path, s.what); err != nil {
+			return confError(file, s.key, err)
+		}
+	}
 
 	if c.Node.DataDir != "" {
-		if err := os.MkdirAll(c.Node.DataDir, 0o750); err != nil {
+		if err := os.MkdirAll(c.Node.DataDir, 0o700); err != nil {
 			return confError(file, "node.data_dir", err)
 		}
 	}
@@ -478,7 +487,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	srv := web.NewServer(app, serveTimeouts)
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(l) }()
 
@@ -604,3 +613,7 @@ func redactedURL(u string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// serveTimeouts bound how long the node's HTTP server waits on a client (web.NewServer);
+// tests shorten them.
+var serveTimeouts = web.DefaultServerTimeouts

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"yipanqi"
@@ -91,6 +92,8 @@ func testAssessment(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{countyUser, assess.Adjustment{OrgUnit: townshipB, Period: "2026-Q1", Points: 5, Reason: "  "}, yipanqi.EINVALID},
 		{countyUser, assess.Adjustment{OrgUnit: townshipB, Period: "2026-Q3", Points: 5, Reason: "未来"}, yipanqi.EINVALID},
 		{countyUser, assess.Adjustment{OrgUnit: townshipB, Period: "2026-Q1", Points: 0.005, Reason: "小数"}, yipanqi.EINVALID},
+		{countyUser, assess.Adjustment{OrgUnit: townshipB, Period: "2026-Q1", Points: math.NaN(), Reason: "非数"}, yipanqi.EINVALID},
+		{countyUser, assess.Adjustment{OrgUnit: townshipB, Period: "2026-Q1", Points: math.Inf(-1), Reason: "无穷"}, yipanqi.EINVALID},
 	} {
 		a := bad.a
 		wantCode(t, db.AddAdjustment(bad.ctx, &a), bad.code)
