@@ -159,6 +159,10 @@ func safeNext(next string) string {
 // same counting, slow-down and message. The pre-session token is good for one post; password
 // checks run at most one per CPU at once.
 func (a *App) login(w http.ResponseWriter, r *http.Request) {
+	if currentUser(r) != nil { // signed in already: the form is not offered (loginForm), nothing to check
+		http.Redirect(w, r, a.url("/"), http.StatusSeeOther)
+		return
+	}
 	ctx := r.Context()
 	now := a.cfg.Now()
 	// The token is spent whatever comes next; each answer below carries a new one.
