@@ -372,9 +372,11 @@ func (db *DB) LoginFailed(ctx context.Context, a *LoginAttempt) error {
 	})
 }
 
-// IssueLoginToken stores the hash of a new token of the sign-in form, made at at, and
-// removes the tokens made before notBefore.
-func (db *DB) IssueLoginToken(ctx context.Context, tokenHash string, at, notBefore time.Time) error {
+// IssueLoginToken stores the hash of a new token of the sign-in form, made at at, removes
+// the tokens made before notBefore, and keeps at most keep tokens (0: no cap): when there are
+// more, the oldest others are removed, so that anonymous requests for the form cannot grow
+// the table without bound.
+func (db *DB) IssueLoginToken(ctx context.Context, tokenHash string, at, notBefore time.Time, keep int) error {
 	if tokenHash == "" {
 		return yipanqi.Errorf(yipanqi.EINVALID, "登录表单令牌为空")
 	}
@@ -385,6 +387,19 @@ func (db *DB) IssueLoginToken(ctx context.Context, tokenHash string, at, notBefo
 		}
 		if _, err := qq.exec(ctx, "INSERT INTO login_tokens (token_hash, created_at) VALUES (?, ?)", tokenHash, t(at)); err != nil {
 			return fmt.Errorf("issue login token: %w", db.dialect.classify(err))
+		}
+		if keep <= 0 {
+			return nil
+		}
+		var n int
+		if err := qq.row(ctx, "SELECT COUNT(*) FROM login_tokens").Scan(&n); err != nil {
+			return fmt.Errorf("issue login token: %w", err)
+		}
+		if n > keep {
+			if _, err := qq.exec(ctx, `DELETE FROM login_tokens WHERE token_hash IN (SELECT token_hash FROM login_tokens
+				WHERE token_hash <> ? ORDER BY created_at, token_hash LIMIT ?)`, tokenHash, n-keep); err != nil {
+				return fmt.Errorf("issue login token: %w", err)
+			}
 		}
 		return nil
 	})

@@ -317,6 +317,63 @@ func TestAuditViewer(t *testing.T) {
 	})
 }
 
+// TestAuditVerifySignedHeads: 校验审计链 checks the seals' signatures against the trust list
+// (as yipanqi audit verify --trust does): it counts the entries signed heads cover, notes the
+// ones none covers, and reports a chain rewritten without the node's key, which the hash chain
+// alone passes.
+func TestAuditVerifySignedHeads(t *testing.T) {
+	eachDB(t, func(t *testing.T, dsn string) {
+		ta := startApp(t, dsn, false)
+		addAdmin(t, ta)
+		keys, err := demo.MakeKeys(t.TempDir(), []string{"43", "44"}, map[string]string{"43": "湖南", "44": "广东"}, ta.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := keys.Nodes["44"]
+		ta.remount(t, web.Config{Trust: keys.Trust, KeyID: key.ID, Key: key})
+		b := ta.browser(t)
+		b.mustLogin("admin")
+		b.get("/audit")
+
+		// No signer on the store (a process without the key sealed): intact, nothing covered.
+		_, body := b.post("/audit/verify", url.Values{"csrf": {b.csrf()}})
+		wantContains(t, body, "校验通过", "其中 0 条由已签名的链头覆盖", "已签名 0 个（签名已按信任列表核验）", "尚无已签名的链头覆盖")
+
+		// The node signs the heads it seals: every entry is covered.
+		ta.db.SetAuditSigner(key.AuditSigner())
+		_, body = b.post("/audit/verify", url.Values{"csrf": {b.csrf()}})
+		wantContains(t, body, "校验通过", "签名已按信任列表核验")
+		if strings.Contains(body, "尚无已签名的链头覆盖") || strings.Contains(body, "其中 0 条") {
+			t.Fatalf("signed chain reported as uncovered:\n%s", body)
+		}
+		rep, err := ta.db.VerifyAuditSigned(context.Background(), sqlstore.AuditVerifyOptions{CheckSig: keys.Trust.VerifyAuditHead})
+		if err != nil || rep.Unsigned != 0 || rep.Signed == 0 {
+			t.Fatalf("signed chain: %+v, %v", rep, err)
+		}
+
+		// Someone who can write the database but lacks the key removes the sign-in and
+		// recomputes the hashes and the seal rows; the node then restarts (its sealer no longer
+		// remembers the head it signed). The hashes pass; the old signatures do not.
+		login := auditEntries(t, ta.db, "user.login")[0]
+		ta.db.SetAuditSigner(nil)
+		if err := storetest.RewriteAuditChain(ta.db, login.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ta.db.VerifyAudit(context.Background()); err != nil {
+			t.Fatalf("hash-only verify of the rewrite: %v; want it to pass (what the signatures add)", err)
+		}
+		ta.db.SetAuditSigner(key.AuditSigner())
+		_, body = b.post("/audit/verify", url.Values{"csrf": {b.csrf()}})
+		wantContains(t, body, "校验未通过", "签名未通过核验", "请立即报告安全负责人")
+		if strings.Contains(body, "校验通过") {
+			t.Fatalf("rewritten chain passes:\n%s", body)
+		}
+		if e := auditEntries(t, ta.db, "audit.verify"); len(e) != 3 || e[0].Reason != "broken" {
+			t.Fatalf("audit.verify entries = %d, newest %+v; want 3, the newest broken", len(e), e[0])
+		}
+	})
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // remount serves a new application on ta's store with cfg's administration fields.

@@ -67,6 +67,13 @@ type Config struct {
 	// Login is when failed sign-ins lock a user out; default 5 failures within 15 minutes
 	// lock for 15 minutes.
 	Login sqlstore.LoginPolicy
+	// SignInBurst and SignInEvery bound the requests for the sign-in form and its posts
+	// (GET and POST /login together) per client, the IP of the TCP peer: SignInBurst at once
+	// and one more every SignInEvery; default 60 and 1s. MaxLoginTokens caps the sign-in
+	// forms' tokens kept (login_tokens); beyond it the oldest are removed; default 10000.
+	SignInBurst    int
+	SignInEvery    time.Duration
+	MaxLoginTokens int
 	// FailDelay slows a failed sign-in down: the answer waits FailDelay times the user's
 	// consecutive failures (at most 5 times). Default 1s; tests set it small.
 	FailDelay time.Duration
@@ -94,6 +101,8 @@ type App struct {
 	nav    []navLink
 	static http.Handler
 	signin signinGate // bounds the sign-in's password checks (auth.go)
+	// signinLimit bounds GET and POST /login per client (auth.go)
+	signinLimit *print.Limiter
 
 	unitMu    sync.Mutex
 	unitNames map[string]string
@@ -136,13 +145,23 @@ func New(cfg Config) (*App, error) {
 	if cfg.Login == (sqlstore.LoginPolicy{}) {
 		cfg.Login = sqlstore.LoginPolicy{MaxFailures: 5, Window: 15 * time.Minute, LockFor: 15 * time.Minute}
 	}
+	if cfg.SignInBurst <= 0 {
+		cfg.SignInBurst = 60
+	}
+	if cfg.SignInEvery <= 0 {
+		cfg.SignInEvery = time.Second
+	}
+	if cfg.MaxLoginTokens <= 0 {
+		cfg.MaxLoginTokens = 10000
+	}
 	if cfg.FailDelay == 0 {
 		cfg.FailDelay = time.Second
 	}
 	if err := CheckPublicURL(cfg.PublicURL); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, mux: http.NewServeMux(), unitNames: map[string]string{}, signin: newSigninGate()}
+	a := &App{cfg: cfg, mux: http.NewServeMux(), unitNames: map[string]string{}, signin: newSigninGate(),
+		signinLimit: print.NewLimiter(cfg.SignInBurst, cfg.SignInEvery, cfg.Now)}
 	a.verifier = a.newVerifier()
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {

@@ -29,14 +29,15 @@ type auditRow struct {
 
 // auditPage is what templates/app/audit.html renders.
 type auditPage struct {
-	Fields     []Field
-	Errors     FormErrors
-	Rows       []auditRow
-	Page       int
-	Prev, Next int // 0 when there is none
-	Verify     string
-	VerifyOK   bool
-	CanVerify  bool
+	Fields      []Field
+	Errors      FormErrors
+	Rows        []auditRow
+	Page        int
+	Prev, Next  int // 0 when there is none
+	Verify      string
+	VerifyOK    bool
+	VerifyNotes []string // more lines of a passed check: the signed heads, what they leave uncovered
+	CanVerify   bool
 }
 
 // actionLabels names the actions of the audit log in Chinese.
@@ -152,25 +153,43 @@ func (a *App) fillAudit(r *http.Request, p *auditPage, f sqlstore.AuditFilter, f
 	return a.auditView(r, "audit.view", b.String())
 }
 
-// auditVerify checks the audit chain (DB.VerifyAudit) and shows the result above the newest
-// entries: how many entries were checked, or the first broken one.
+// auditVerify checks the audit chain and its signed heads (DB.VerifyAuditSigned, with the
+// trust list's check of each signature when the node runs with one, as `yipanqi audit verify
+// --trust` does) and shows the result above the newest entries: how many entries were checked
+// and how many of them signed heads cover, or the first broken entry or head.
 func (a *App) auditVerify(w http.ResponseWriter, r *http.Request) {
 	p := &auditPage{Fields: a.auditFields(map[string]string{}, FormErrors{}), Errors: FormErrors{}, Page: 1, CanVerify: true}
-	n, err := a.cfg.Store.VerifyAudit(r.Context())
+	var opts sqlstore.AuditVerifyOptions
+	if a.cfg.Trust != nil {
+		opts.CheckSig = a.cfg.Trust.VerifyAuditHead
+	}
+	rep, err := a.cfg.Store.VerifyAuditSigned(r.Context(), opts)
 	result := ""
 	if err != nil {
-		// A broken chain is a *yipanqi.Error naming the entry; anything else (the database
-		// is down) is a failure of the page.
+		// A broken chain or a failed signature is a *yipanqi.Error naming the entry or the
+		// head; anything else (the database is down) is a failure of the page.
 		var broken *yipanqi.Error
 		if !errors.As(err, &broken) {
 			a.fail(w, r, err)
 			return
 		}
-		p.Verify = "校验未通过：" + yipanqi.ErrorMessage(err) + "（此前 " + strconv.Itoa(n) + " 条完好）。请立即报告安全负责人。"
+		p.Verify = "校验未通过：" + yipanqi.ErrorMessage(err) + "（此前 " + strconv.Itoa(rep.Checked) + " 条完好）。请立即报告安全负责人。"
 		result = "broken"
 	} else {
-		p.Verify, p.VerifyOK = "校验通过：审计链完整，共校验 "+strconv.Itoa(n)+" 条记录。", true
-		result = "ok " + strconv.Itoa(n)
+		covered := int64(rep.Checked) - rep.Unsigned
+		p.Verify, p.VerifyOK = fmt.Sprintf("校验通过：审计链完整，共校验 %d 条记录，其中 %d 条由已签名的链头覆盖。", rep.Checked, covered), true
+		how := "签名已按信任列表核验"
+		if opts.CheckSig == nil {
+			how = "未核验签名：本节点未载入信任列表"
+		}
+		p.VerifyNotes = append(p.VerifyNotes, fmt.Sprintf("链头 %d 个，其中已签名 %d 个（%s）。", rep.Seals, rep.Signed, how))
+		if rep.Unsigned > 0 {
+			p.VerifyNotes = append(p.VerifyNotes, fmt.Sprintf("注意：最后 %d 条记录尚无已签名的链头覆盖（由无密钥的进程封存，或节点尚未签名），签名不能证明它们未被改写。", rep.Unsigned))
+		}
+		result = fmt.Sprintf("ok %d signed-heads %d covered %d", rep.Checked, rep.Signed, covered)
+		if opts.CheckSig == nil {
+			result += " sig-unchecked"
+		}
 	}
 	u := currentUser(r)
 	if err := a.cfg.Store.Audit(r.Context(), &yipanqi.AuditEntry{Actor: u.Username, OrgUnit: u.OrgUnit, Action: "audit.verify",

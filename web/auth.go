@@ -10,6 +10,7 @@ import (
 
 	"yipanqi"
 	"yipanqi/sqlstore"
+	"yipanqi/web/print"
 )
 
 // loginPage is what templates/app/login.html renders.
@@ -41,6 +42,21 @@ const (
 	wrongMessage = "用户名或密码错误"
 	busyMessage  = "当前登录的人较多，系统繁忙，请稍后再试。"
 )
+
+// signinLimited takes a token of the client's bucket for GET or POST /login. When there is
+// none it sets Retry-After and returns the message to show, naming the seconds to wait.
+func (a *App) signinLimited(w http.ResponseWriter, r *http.Request) (msg string, limited bool) {
+	ok, wait := a.signinLimit.Allow(print.ClientAddr(r))
+	if ok {
+		return "", false
+	}
+	secs := int((wait + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", itoa(secs))
+	return "登录请求过于频繁，请 " + itoa(secs) + " 秒后再试。", true
+}
 
 // signinGate bounds the sign-in's argon2id checks (19 MiB each): at most one per CPU run
 // at once; a sign-in that finds none free within passwordWait is answered 429.
@@ -95,6 +111,11 @@ func (a *App) loginForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, a.url("/"), http.StatusSeeOther)
 		return
 	}
+	if msg, limited := a.signinLimited(w, r); limited {
+		// No form: a form would need a new token, which is what the limit bounds.
+		a.failStatus(w, r, http.StatusTooManyRequests, msg)
+		return
+	}
 	p := loginPage{Next: safeNext(r.URL.Query().Get("next"))}
 	if r.URL.Query().Get("expired") != "" {
 		p.Notice = "会话已过期或已退出，请重新登录。"
@@ -108,7 +129,7 @@ func (a *App) loginForm(w http.ResponseWriter, r *http.Request) {
 func (a *App) renderLogin(w http.ResponseWriter, r *http.Request, status int, p loginPage) {
 	tok := newToken()
 	now := a.cfg.Now()
-	if err := a.cfg.Store.IssueLoginToken(r.Context(), tokenHash(tok), now, now.Add(-loginTokenTTL)); err != nil {
+	if err := a.cfg.Store.IssueLoginToken(r.Context(), tokenHash(tok), now, now.Add(-loginTokenTTL), a.cfg.MaxLoginTokens); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -161,6 +182,18 @@ func safeNext(next string) string {
 func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	if currentUser(r) != nil { // signed in already: the form is not offered (loginForm), nothing to check
 		http.Redirect(w, r, a.url("/"), http.StatusSeeOther)
+		return
+	}
+	if msg, limited := a.signinLimited(w, r); limited {
+		// The token is not spent: the same form, with what was typed but the password, can
+		// be sent again once the wait is over. No new token is issued.
+		p := loginPage{Username: strings.TrimSpace(r.PostForm.Get("username")), Next: safeNext(r.PostForm.Get("next")),
+			CSRF: r.PostForm.Get("csrf"), Errors: FormErrors{}}
+		if len(p.Username) > 4*maxUsernameLen {
+			p.Username = ""
+		}
+		p.Errors.Set("", msg)
+		a.renderStatus(w, r, http.StatusTooManyRequests, "login", p)
 		return
 	}
 	ctx := r.Context()

@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"time"
+
+	"yipanqi/web/print"
 )
 
 // Test hooks of the sign-in (package web_test uses them; this file is compiled only in
@@ -33,3 +35,9 @@ var SafeNext = safeNext
 
 // DummyHash is the hash a sign-in of an unknown name is checked against.
 const DummyHash = dummyHash
+
+// SetSignInLimit gives the sign-in's per-client limit burst requests at once and one more
+// every every: tests of the password checks post many sign-ins from the one test client.
+func SetSignInLimit(a *App, burst int, every time.Duration) {
+	a.signinLimit = print.NewLimiter(burst, every, a.cfg.Now)
+}

@@ -108,6 +108,7 @@ func TestSignInParallelLockOut(t *testing.T) {
 		var c countChecks
 		c.install(ta)
 		web.SetPasswordSlots(ta.app, runtime.NumCPU(), time.Minute) // no 429 on a busy machine
+		web.SetSignInLimit(ta.app, 1000, time.Second)               // 50 clients, all from the test's address
 		forms := make([]url.Values, 50)
 		for i := range forms {
 			forms[i] = url.Values{"username": {"worker-a"}, "password": {fmt.Sprintf("wrong-%d", i)}}
@@ -138,6 +139,7 @@ func TestSignInBoundedChecks(t *testing.T) {
 	var c countChecks
 	c.install(ta)
 	web.SetPasswordSlots(ta.app, 2, time.Minute)
+	web.SetSignInLimit(ta.app, 1000, time.Second) // 100 clients, all from the test's address
 	forms := make([]url.Values, 100)
 	for i := range forms {
 		forms[i] = url.Values{"username": {fmt.Sprintf("nobody-%d", i)}, "password": {"secret-tried-1"}}

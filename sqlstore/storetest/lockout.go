@@ -195,7 +195,7 @@ func testLoginUnknownNames(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 }
 
 // testLoginTokens: a sign-in form's token is good once, even when posts race, and not after
-// it expired.
+// it expired; beyond the cap the oldest tokens are removed.
 func testLoginTokens(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	db := open(t)
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -204,7 +204,7 @@ func testLoginTokens(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		if h == "old" {
 			when = at.Add(-3 * time.Hour)
 		}
-		if err := db.IssueLoginToken(ctx(), h, when, at.Add(-4*time.Hour)); err != nil {
+		if err := db.IssueLoginToken(ctx(), h, when, at.Add(-4*time.Hour), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -240,7 +240,30 @@ func testLoginTokens(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	if good.Load() != 1 {
 		t.Fatalf("20 racing posts of one token: %d accepted, want 1", good.Load())
 	}
-	if err := db.IssueLoginToken(ctx(), "", at, at); err == nil {
+	if err := db.IssueLoginToken(ctx(), "", at, at, 0); err == nil {
 		t.Fatal("an empty token was issued")
+	}
+
+	// A cap: issuing beyond keep removes the oldest tokens, never the one just issued.
+	db = open(t)
+	for i := range 5 {
+		if err := db.IssueLoginToken(ctx(), "c"+itoa(int64(i+1)), at.Add(time.Duration(i)*time.Second), at.Add(-time.Hour), 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		h := "c" + itoa(int64(i+1))
+		if ok, err := db.UseLoginToken(ctx(), h, notBefore); err != nil || ok != (i >= 2) {
+			t.Fatalf("token %s of 5 issued with a cap of 3: good %v, %v; want only the newest 3 good", h, ok, err)
+		}
+	}
+	// Tokens made at the same time: the one just issued stays.
+	for i := range 4 {
+		if err := db.IssueLoginToken(ctx(), "s"+itoa(int64(i+1)), at, at.Add(-time.Hour), 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := db.UseLoginToken(ctx(), "s4", notBefore); err != nil || !ok {
+		t.Fatalf("the token just issued at a full cap: good %v, %v", ok, err)
 	}
 }
