@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"yipanqi"
+	"yipanqi/casework"
 	"yipanqi/directory"
 	"yipanqi/division"
 	"yipanqi/exchange"
@@ -63,7 +64,7 @@ type Node struct {
 	Code, Name string
 	DB         *sqlstore.DB
 	Transport  *exchange.Transport
-	Engine     *exchange.Node
+	Engine     *casework.Node
 	Status     *web.Node
 	App        *web.App // the web application, served under /<code>/
 
@@ -100,7 +101,7 @@ type Region struct {
 }
 
 // caseTypes is the table the demo's engines use.
-var caseTypes = exchange.DefaultCaseTypes()
+var caseTypes = casework.DefaultCaseTypes()
 
 // Start builds and starts the region: keys and trust list, the embedded NATS server and its
 // streams, each node's store (populated, given its org units) and engine, the replier and the
@@ -333,9 +334,9 @@ func (r *Region) openNode(ctx context.Context, code, name, url string) (*Node, e
 		db.Close()
 		return nil, err
 	}
-	n.Engine, err = exchange.NewNode(exchange.NodeConfig{
+	n.Engine, err = casework.NewNode(casework.NodeConfig{
 		Code: code, Store: db, Transport: n.Transport, Key: r.Keys.Nodes[code], Trust: r.Keys.Trust,
-		Types: caseTypes, Now: r.cfg.Now, Logger: r.cfg.Logger, OnEvent: func(ev exchange.Event) { r.onEvent(n, ev) },
+		Types: caseTypes, Now: r.cfg.Now, Logger: r.cfg.Logger, OnEvent: func(ev casework.Event) { r.onEvent(n, ev) },
 		RelayPoll: 100 * time.Millisecond,
 	})
 	if err != nil {
@@ -456,20 +457,20 @@ func (r *Region) Close() {
 }
 
 // onEvent counts the engine's events and hands received requests to the replier.
-func (r *Region) onEvent(n *Node, ev exchange.Event) {
+func (r *Region) onEvent(n *Node, ev casework.Event) {
 	switch ev.Kind {
-	case exchange.EventSent:
+	case casework.EventSent:
 		n.sent.Add(1)
-	case exchange.EventReceived:
+	case casework.EventReceived:
 		n.received.Add(1)
 		r.replies.schedule(n, ev.CaseID)
-	case exchange.EventReceipt:
+	case casework.EventReceipt:
 		n.receipts.Add(1)
-	case exchange.EventReplied:
+	case casework.EventReplied:
 		n.replied.Add(1)
-	case exchange.EventReplySent:
+	case casework.EventReplySent:
 		n.replySent.Add(1)
-	case exchange.EventDeadLetter:
+	case casework.EventDeadLetter:
 		n.deadLetters.Add(1)
 	}
 }

@@ -156,9 +156,9 @@ func nameOf(s string) string {
 	return "（不可识别的字段名）"
 }
 
-// nameOfType is a received catalog type name as a reason may show it: each dot-separated
+// NameOfType is a received catalog type name as a reason may show it: each dot-separated
 // part as nameOf allows, else a placeholder.
-func nameOfType(s string) string {
+func NameOfType(s string) string {
 	for _, part := range strings.Split(s, ".") {
 		if nameOf(part) != part {
 			return "（不可识别的类型名）"

@@ -202,3 +202,6 @@ func (tl *TrustList) VerifyCertPayload(p string) (*CertPayload, error) {
 	}
 	return c, nil
 }
+
+// shanghai is the zone a payload's signing date is a day in (China keeps no DST).
+var shanghai = time.FixedZone("CST", 8*60*60)

@@ -3,7 +3,8 @@
 // that says which keys belong to which node.
 //
 // The wire format, the canonical form a signature covers and the trust list format are
-// described in docs/exchange-envelope.md.
+// described in docs/exchange-envelope.md. The case engine that sends and receives cases
+// through it is package casework; this package imports no store.
 package exchange
 
 import (
@@ -59,15 +60,15 @@ func NodeSource(code string) string { return sourcePrefix + code }
 // the form "ypq:node:NN".
 func NodeOf(source string) (string, error) {
 	code, ok := strings.CutPrefix(source, sourcePrefix)
-	if !ok || !validNodeCode(code) {
+	if !ok || !ValidNodeCode(code) {
 		return "", yipanqi.FieldErrorf(yipanqi.EINVALID, "source",
 			"字段 source 不是节点来源，应为“ypq:node:”加两位省级代码，如“ypq:node:44”")
 	}
 	return code, nil
 }
 
-// validNodeCode reports whether s is a province node code: two digits, not starting with 0.
-func validNodeCode(s string) bool {
+// ValidNodeCode reports whether s is a province node code: two digits, not starting with 0.
+func ValidNodeCode(s string) bool {
 	return len(s) == 2 && s[0] >= '1' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9'
 }
 
@@ -144,7 +145,7 @@ func isUUID(s string, version byte) bool {
 	return s[14] == '0'+version && strings.IndexByte("89ab", s[19]) >= 0
 }
 
-func isLowerHex(s string, n int) bool {
+func IsLowerHex(s string, n int) bool {
 	if len(s) != n {
 		return false
 	}
@@ -244,7 +245,7 @@ var attributes = []attribute{
 	}},
 	{"ypqreplyto", false, func(e *Envelope, s string) error {
 		e.ReplyTo = s
-		return checkReplyTo(s)
+		return CheckReplyTo(s)
 	}},
 	{"ypqkeyid", true, func(e *Envelope, s string) error {
 		e.KeyID = s
@@ -271,7 +272,7 @@ func checkSubject(s string) error {
 }
 
 func checkDest(s string) error {
-	if !validNodeCode(s) {
+	if !ValidNodeCode(s) {
 		return invalid("ypqdest", "不是目的节点代码（两位省级代码，如“35”）")
 	}
 	return nil
@@ -287,8 +288,8 @@ func checkUnit(s string) error {
 	return invalid("ypqunit", "不是行政区划代码（2、4、6、9 或 12 位数字）")
 }
 
-func checkReplyTo(s string) error {
-	if !isLowerHex(s, 64) {
+func CheckReplyTo(s string) error {
+	if !IsLowerHex(s, 64) {
 		return invalid("ypqreplyto", "不是被答复消息的 SM3 摘要（64 位小写十六进制）")
 	}
 	return nil
@@ -296,7 +297,7 @@ func checkReplyTo(s string) error {
 
 func checkKeyID(s string) error {
 	node, ok := keyIDNode(s)
-	if !ok || !validNodeCode(node) {
+	if !ok || !ValidNodeCode(node) {
 		return invalid("ypqkeyid", "不是节点密钥编号（形如“44-1a2b3c4d”）")
 	}
 	return nil
@@ -435,7 +436,7 @@ func (e *Envelope) validateUnsigned() error {
 		return invalid("time", "年份 %d 超出范围", y)
 	}
 	if e.ReplyTo != "" {
-		if err := checkReplyTo(e.ReplyTo); err != nil {
+		if err := CheckReplyTo(e.ReplyTo); err != nil {
 			return err
 		}
 	}

@@ -53,12 +53,12 @@ type PublicKey struct {
 	key       *ecdsa.PublicKey
 }
 
-func validKeyNode(node string) bool { return node == RegionNode || validNodeCode(node) }
+func validKeyNode(node string) bool { return node == RegionNode || ValidNodeCode(node) }
 
 // keyIDNode splits the node off a key id of the form "<node>-<8 hex>".
 func keyIDNode(id string) (string, bool) {
 	node, h, ok := strings.Cut(id, "-")
-	if !ok || !validKeyNode(node) || !isLowerHex(h, 8) {
+	if !ok || !validKeyNode(node) || !IsLowerHex(h, 8) {
 		return "", false
 	}
 	return node, true

@@ -14,13 +14,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"yipanqi"
+	"yipanqi/exchange/natsname"
 )
 
 // Names on the NATS side. A message from node src to node dst of catalog type typ travels on
 // subject ypq.<dst>.<src>.<typ> and is stored in dst's stream YPQ_<dst>, which dst reads
-// through its durable pull consumer node-<dst>. See docs/transport.md.
+// through its durable pull consumer node-<dst>. See docs/transport.md; the names themselves
+// are in package natsname, which the configuration writer uses without this package.
 const (
-	SubjectPrefix = "ypq"
+	SubjectPrefix = natsname.SubjectPrefix
 	// MsgIDHeader is the header JetStream deduplicates on; it carries the envelope id.
 	MsgIDHeader = jetstream.MsgIDHeader
 )
@@ -39,14 +41,14 @@ const (
 )
 
 // StreamName is the JetStream stream holding the messages addressed to node.
-func StreamName(node string) string { return "YPQ_" + node }
+func StreamName(node string) string { return natsname.Stream(node) }
 
 // ConsumerName is the durable pull consumer through which node reads its stream.
-func ConsumerName(node string) string { return "node-" + node }
+func ConsumerName(node string) string { return natsname.Consumer(node) }
 
 // InboxPrefix is the reply-subject prefix of node's connections. The server configuration
 // lets a node subscribe only below it, so no node can read another's replies.
-func InboxPrefix(node string) string { return "_INBOX_" + node }
+func InboxPrefix(node string) string { return natsname.InboxPrefix(node) }
 
 // Subject is the subject of a message from src to dst of catalog type typ.
 func Subject(dst, src, typ string) string {

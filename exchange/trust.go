@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/base64"
@@ -13,9 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +20,6 @@ import (
 	"github.com/emmansun/gmsm/sm3"
 
 	"yipanqi"
-	"yipanqi/sqlstore"
 )
 
 // TrustList is the region's signed list of nodes and the public keys each may sign with
@@ -31,7 +27,7 @@ import (
 // sign it with the region key (Sign); every node loads it with LoadTrustList, which checks
 // the region signature before anything in it is used.
 type TrustList struct {
-	Version    int64     // increases with every issue; a node refuses to go back to a lower one (AcceptTrustList)
+	Version    int64     // increases with every issue; a node refuses to go back to a lower one (casework.AcceptTrustList)
 	IssuedAt   time.Time // UTC
 	NextUpdate time.Time // UTC; the list is refused from this instant on
 	Nodes      []TrustedNode
@@ -96,7 +92,7 @@ func NewTrustList(version int64, issuedAt, nextUpdate time.Time, nodes []Trusted
 	seen := make(map[string]bool)
 	for i := range nodes {
 		n := &nodes[i]
-		if !validNodeCode(n.Code) {
+		if !ValidNodeCode(n.Code) {
 			return nil, trustInvalid("nodes", "节点代码“%s”无效，应为两位省级代码", quoteShort(n.Code))
 		}
 		if seen[n.Code] {
@@ -265,7 +261,7 @@ func ParseTrustList(data []byte, regionPub *PublicKey, now time.Time) (*TrustLis
 		return nil, yipanqi.FieldErrorf(yipanqi.EFORBIDDEN, "signature", "信任列表没有签名（缺少 signature 字段）")
 	}
 	var sigDoc trustSigDoc
-	if err := strictUnmarshal(appendCanonical(nil, sigv), &sigDoc); err != nil || sigDoc.Value == "" {
+	if err := StrictUnmarshal(appendCanonical(nil, sigv), &sigDoc); err != nil || sigDoc.Value == "" {
 		return nil, trustInvalid("signature", "signature 字段须为 {\"key_id\":…, \"value\":…}")
 	}
 	rest := jsonValue{kind: jsonObject}
@@ -286,7 +282,7 @@ func ParseTrustList(data []byte, regionPub *PublicKey, now time.Time) (*TrustLis
 	}
 
 	var d trustDoc
-	if err := strictUnmarshal(msg, &d); err != nil {
+	if err := StrictUnmarshal(msg, &d); err != nil {
 		return nil, trustInvalid("", "结构不符合格式（%v）", err)
 	}
 	times := map[string]string{"issued_at": d.IssuedAt, "next_update": d.NextUpdate}
@@ -329,8 +325,8 @@ func parseTrustTime(s string) (time.Time, error) {
 	return t.UTC(), err
 }
 
-// strictUnmarshal decodes canonical JSON into v, refusing members v has no field for.
-func strictUnmarshal(b []byte, v any) error {
+// StrictUnmarshal decodes canonical JSON into v, refusing members v has no field for.
+func StrictUnmarshal(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
@@ -412,58 +408,4 @@ func CheckTrustUpdate(prevVersion int64, prevDigest string, next *TrustList) err
 			"信任列表第 %d 版与本节点已采用的同一版本内容不同：同一版本号不得重新签发不同内容，请向区域核实", next.Version)
 	}
 	return nil
-}
-
-// Where AcceptTrustList keeps what a node has taken: in the audit log (append-only, shared by
-// the replicas of a node), as action trustAccepted on object trustObject, the reason saying
-// the version and digest.
-const (
-	trustAccepted = "trust.accepted"
-	trustObject   = "trust-list"
-)
-
-var acceptedTrust = regexp.MustCompile(`^第 ([0-9]+) 版，摘要 ([0-9a-f]{64})$`)
-
-// AcceptedTrust returns the version and digest of the trust list the node last took
-// (AcceptTrustList), or 0 and "" when it took none.
-func AcceptedTrust(ctx context.Context, db *sqlstore.DB) (version int64, digest string, err error) {
-	entries, err := db.AuditLog(ctx, trustObject, 20)
-	if err != nil {
-		return 0, "", fmt.Errorf("accepted trust list: %w", err)
-	}
-	for _, e := range entries {
-		if e.Action != trustAccepted {
-			continue
-		}
-		m := acceptedTrust.FindStringSubmatch(e.Reason)
-		if m == nil {
-			continue
-		}
-		v, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		return v, m[2], nil
-	}
-	return 0, "", nil
-}
-
-// AcceptTrustList checks tl against the trust list the node took before (CheckTrustUpdate)
-// and, when it is new, records it as taken (audit action "trust.accepted", actor the engine,
-// unit node). Call it wherever a node loads or receives a trust list, before using it: at
-// start, and on any reload. EFORBIDDEN, field version, for a rollback; nothing is recorded
-// then.
-func AcceptTrustList(ctx context.Context, db *sqlstore.DB, node string, tl *TrustList) error {
-	prev, digest, err := AcceptedTrust(ctx, db)
-	if err != nil {
-		return err
-	}
-	if err := CheckTrustUpdate(prev, digest, tl); err != nil {
-		return err
-	}
-	if prev == tl.Version {
-		return nil
-	}
-	return db.Audit(ctx, &yipanqi.AuditEntry{Actor: systemActor, OrgUnit: node, Action: trustAccepted, Object: trustObject,
-		Reason: fmt.Sprintf("第 %d 版，摘要 %s", tl.Version, tl.Digest())})
 }

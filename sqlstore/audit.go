@@ -311,7 +311,7 @@ func (db *DB) VerifyAudit(ctx context.Context) (checked int, err error) {
 
 // AuditVerifyOptions says what VerifyAuditSigned checks besides the hash chain.
 type AuditVerifyOptions struct {
-	// CheckSig checks the signature of a signed head (exchange.TrustList.VerifyAuditHead);
+	// CheckSig checks the signature of a signed head (casework.AuditChecker);
 	// nil: signatures are not checked.
 	CheckSig func(h *AuditHead) error
 	// Strict refuses what is not proven by a signature: no CheckSig, or entries that no

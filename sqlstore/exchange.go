@@ -16,7 +16,7 @@ import (
 
 // The exchange engine's tables (docs/exchange-engine.md): the message log, the outbox the
 // relay publishes from, the inbox whose key on the envelope id makes a message apply once,
-// and the dead letters. The engine (package exchange) decides what a message means; the
+// and the dead letters. The engine (package casework) decides what a message means; the
 // store makes each decision commit as one transaction with the case change and its audit
 // entry.
 

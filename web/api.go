@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 
 	"yipanqi"
-	"yipanqi/exchange"
+	"yipanqi/casework"
 	"yipanqi/idcard"
 	"yipanqi/sqlstore"
 	"yipanqi/web/print"
@@ -363,7 +363,7 @@ func (a *App) apiStartCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &yipanqi.Case{Type: t.Name, OrgUnit: u.OrgUnit, PeerNode: in.PeerUnit[:2], PeerUnit: in.PeerUnit}
-	if t.Name == exchange.CertReissue {
+	if t.Name == casework.CertReissue {
 		// As on the page: the 《限期补办通知书》 is given with the request (on the timeline).
 		_, err = a.cfg.Node.StartReissue(r.Context(), c, in.Fields)
 	} else {

@@ -23,6 +23,7 @@ import (
 	"yipanqi"
 	"yipanqi/assess"
 	"yipanqi/calendar"
+	"yipanqi/casework"
 	"yipanqi/division"
 	"yipanqi/exchange"
 	"yipanqi/meeting"
@@ -45,7 +46,7 @@ type Config struct {
 	// are built from it.
 	BasePath  string
 	Store     *sqlstore.DB         // Required.
-	Node      *exchange.Node       // the exchange engine; nil: nothing can be sent or answered
+	Node      *casework.Node       // the exchange engine; nil: nothing can be sent or answered
 	Catalog   *yipanqi.CaseCatalog // default yipanqi.Catalog()
 	Calendar  *calendar.Calendar   // default calendar.New()
 	Divisions *division.Tree       // names of units of other nodes; nil shows their codes

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"yipanqi"
+	"yipanqi/casework"
 	"yipanqi/exchange"
 	"yipanqi/sqlstore"
 )
@@ -167,7 +168,7 @@ func (a *App) caseView(r *http.Request, c *yipanqi.Case, posted *replyForm, fe F
 	may := canSend(currentUser(r)) && a.cfg.Node != nil
 	if c.Direction == yipanqi.Incoming && open && may && t != nil {
 		for _, rs := range t.Replies {
-			if c.Type == exchange.CertReissue && rs.Value == "issued" {
+			if c.Type == casework.CertReissue && rs.Value == "issued" {
 				continue // answered with a certificate of the registry: the reissue form (reissue.go)
 			}
 			rf := replyForm{Value: rs.Value, Label: rs.Label}
@@ -210,7 +211,7 @@ func (a *App) caseView(r *http.Request, c *yipanqi.Case, posted *replyForm, fe F
 	if p.CanWithdraw || p.CanTransfer {
 		p.Reason = Field{Name: "reason", Label: "原因", Input: "text", MaxLen: 200, Value: r.PostForm.Get("reason"), Error: fe["reason"]}
 	}
-	if c.Type == exchange.CertReissue {
+	if c.Type == casework.CertReissue {
 		if p.Reissue, err = a.reissueView(r, c, replyValue, events, posted, fe, may); err != nil {
 			return nil, err
 		}
@@ -236,11 +237,11 @@ func replySpecs(rs *yipanqi.ReplySpec) []yipanqi.FieldSpec {
 // messageKind names a logged message for the log.
 func messageKind(m *sqlstore.LoggedMessage) string {
 	switch {
-	case m.Type == exchange.TypeReceipt:
+	case m.Type == casework.TypeReceipt:
 		return "签收回执"
-	case m.Type == exchange.TypeReceipts:
+	case m.Type == casework.TypeReceipts:
 		return "签收回执（批量，同批签收多件）"
-	case m.Type == exchange.TypeRejected:
+	case m.Type == casework.TypeRejected:
 		return "退回通知"
 	case m.ReplyTo == "":
 		return "请求（" + m.Type + "）"
@@ -346,7 +347,7 @@ func (a *App) replyCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	value := r.PostForm.Get("reply")
-	if c.Type == exchange.CertReissue && value == "issued" {
+	if c.Type == casework.CertReissue && value == "issued" {
 		a.answerReissue(w, r, c)
 		return
 	}

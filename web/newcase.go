@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"yipanqi"
-	"yipanqi/exchange"
+	"yipanqi/casework"
 )
 
 // typeChoice is one line of the 发起 page.
@@ -232,7 +232,7 @@ func (a *App) newCase(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &yipanqi.Case{Type: t.Name, OrgUnit: u.OrgUnit, PeerNode: peer[:2], PeerUnit: peer}
 	var err error
-	if t.Name == exchange.CertReissue {
+	if t.Name == casework.CertReissue {
 		// The 《限期补办通知书》 is given with the request (its number, date and the person's
 		// deadline on the timeline; the case page offers its print).
 		_, err = a.cfg.Node.StartReissue(r.Context(), c, fields)

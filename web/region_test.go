@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"yipanqi"
+	"yipanqi/casework"
 	"yipanqi/demo"
 	"yipanqi/exchange"
 	"yipanqi/exchange/natstest"
@@ -29,7 +30,7 @@ const (
 type region struct {
 	srv    *httptest.Server
 	apps   map[string]*testApp
-	nodes  map[string]*exchange.Node
+	nodes  map[string]*casework.Node
 	person *yipanqi.Person // lives in residence, hukou in hometown
 	clock  *clock
 }
@@ -73,7 +74,7 @@ func startRegion(t *testing.T, dsns map[string]string) *region {
 	ctx, cancel := context.WithCancel(context.Background())
 	ns := natstest.RunServer(t)
 	clk := &clock{t: time.Now()}
-	rg := &region{apps: map[string]*testApp{}, nodes: map[string]*exchange.Node{}, clock: clk}
+	rg := &region{apps: map[string]*testApp{}, nodes: map[string]*casework.Node{}, clock: clk}
 	keys, err := demo.MakeKeys(t.TempDir(), []string{"43", "44"}, map[string]string{"43": "湖南", "44": "广东"}, clk.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +115,7 @@ func startRegion(t *testing.T, dsns map[string]string) *region {
 			t.Fatal(err)
 		}
 		t.Cleanup(tr.Close)
-		node, err := exchange.NewNode(exchange.NodeConfig{Code: spec.code, Store: db, Transport: tr, Key: keys.Nodes[spec.code],
+		node, err := casework.NewNode(casework.NodeConfig{Code: spec.code, Store: db, Transport: tr, Key: keys.Nodes[spec.code],
 			Trust: keys.Trust, Now: clk.Now, RelayPoll: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)

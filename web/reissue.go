@@ -8,13 +8,13 @@ import (
 	"strings"
 
 	"yipanqi"
-	"yipanqi/exchange"
+	"yipanqi/casework"
 	"yipanqi/web/print"
 )
 
 // 婚育证明补办 (cert.reissue) on the case page (docs/workflows.md, "cert.reissue, step by step";
 // docs/web.md, "婚育证明补办"): the residence starts it with the 《限期补办通知书》 (发起 calls
-// exchange.Node.StartReissue), the hometown answers with a certificate it issued and posted
+// casework.Node.StartReissue), the hometown answers with a certificate it issued and posted
 // (AnswerReissue), the residence records its arrival and the hand-over to the person
 // (RecordCertArrival, RecordHandOver). Every form posts to the case's own routes; no personal
 // data is put in a URL.
@@ -59,7 +59,7 @@ var reissueSteps = []struct {
 }
 
 // noticeDeadline reads the person's deadline from the note of the notice_given event
-// (exchange.StartReissue writes "本人期限至 YYYY-MM-DD"): the engine's deadline, the one that
+// (casework.Node.StartReissue writes "本人期限至 YYYY-MM-DD"): the engine's deadline, the one that
 // governs, is kept nowhere else.
 var noticeDeadline = regexp.MustCompile(`本人期限至 (\d{4}-\d{2}-\d{2})`)
 
@@ -176,7 +176,7 @@ func (a *App) printReissueNotice(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	if c.Type != exchange.CertReissue || c.Direction != yipanqi.Outgoing {
+	if c.Type != casework.CertReissue || c.Direction != yipanqi.Outgoing {
 		a.failStatus(w, r, http.StatusNotFound, "没有这份限期补办通知书。")
 		return
 	}
@@ -217,7 +217,7 @@ func (a *App) printReissueNotice(w http.ResponseWriter, r *http.Request) {
 }
 
 // answerReissue answers the incoming cert.reissue c with the certificate number posted
-// (r.cert_number): exchange.Node.AnswerReissue reads the registry and sends "issued".
+// (r.cert_number): casework.Node.AnswerReissue reads the registry and sends "issued".
 // Its refusal is shown next to the number, with what was typed; nothing is stored then.
 func (a *App) answerReissue(w http.ResponseWriter, r *http.Request, c *yipanqi.Case) {
 	fe := formErrors(r)
@@ -255,7 +255,7 @@ func (a *App) answerReissue(w http.ResponseWriter, r *http.Request, c *yipanqi.C
 // the outgoing cert.reissue c on the posted date. A refusal (no date, a future one, out of
 // order, already recorded, no "issued" yet) is shown next to the date; nothing is stored then.
 func (a *App) reissueStepAction(w http.ResponseWriter, r *http.Request, c *yipanqi.Case, action string) {
-	if c.Direction != yipanqi.Outgoing || c.Type != exchange.CertReissue {
+	if c.Direction != yipanqi.Outgoing || c.Type != casework.CertReissue {
 		a.failStatus(w, r, http.StatusBadRequest, "只有本单位发出的婚育证明补办案件可以记录寄达和交付。")
 		return
 	}
@@ -306,7 +306,7 @@ func (a *App) reissueStepAction(w http.ResponseWriter, r *http.Request, c *yipan
 // names them, today's date. The data comes from the case, not from the request's URL or form;
 // showing it is a view of the case (audited).
 func (a *App) issueCertForm(w http.ResponseWriter, r *http.Request, c *yipanqi.Case) {
-	if c.Direction != yipanqi.Incoming || c.Type != exchange.CertReissue {
+	if c.Direction != yipanqi.Incoming || c.Type != casework.CertReissue {
 		a.failStatus(w, r, http.StatusBadRequest, "只有收到的婚育证明补办案件可以在此签发证明。")
 		return
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"yipanqi"
-	"yipanqi/exchange"
+	"yipanqi/casework"
 	"yipanqi/sqlstore/storetest"
 )
 
@@ -80,7 +80,7 @@ func TestReissueThroughPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		deadline := noticeDate.AddDays(exchange.DefaultReissueNoticeDays) // the engine's, as the node is configured
+		deadline := noticeDate.AddDays(casework.DefaultReissueNoticeDays) // the engine's, as the node is configured
 		wantContains(t, body, req.Number, "本人期限至 "+deadline.String())
 		// The print: the case's own notice — its number, its date, the engine's deadline.
 		nl := noticeLink.FindStringSubmatch(body)

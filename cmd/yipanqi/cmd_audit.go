@@ -12,6 +12,7 @@ import (
 
 	"yipanqi"
 	"yipanqi/calendar"
+	"yipanqi/casework"
 	"yipanqi/exchange"
 	"yipanqi/sqlstore"
 )
@@ -100,7 +101,7 @@ func runAuditVerify(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		opts.CheckSig = tl.VerifyAuditHead
+		opts.CheckSig = casework.AuditChecker(tl)
 	}
 	var key *exchange.PrivateKey
 	if *keyFile != "" {

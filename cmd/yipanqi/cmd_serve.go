@@ -22,6 +22,7 @@ import (
 	"yipanqi"
 	"yipanqi/assess"
 	"yipanqi/calendar"
+	"yipanqi/casework"
 	"yipanqi/exchange"
 	"yipanqi/internal/natsembed"
 	"yipanqi/meeting"
@@ -340,7 +341,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	defer db.Close()
 	// A trust list lower than the one this node took before is a rollback: refused.
-	if err := exchange.AcceptTrustList(ctx, db, c.Node.Code, trust); err != nil {
+	if err := casework.AcceptTrustList(ctx, db, c.Node.Code, trust); err != nil {
 		return confError(file, "keys.trust_list", err)
 	}
 	units := "机构由管理员维护"
@@ -457,7 +458,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		rotation = &r
 	}
 
-	node, err := exchange.NewNode(exchange.NodeConfig{Code: c.Node.Code, Store: db, Transport: tr, Key: key,
+	node, err := casework.NewNode(casework.NodeConfig{Code: c.Node.Code, Store: db, Transport: tr, Key: key,
 		Trust: trust, Calendar: cal, Now: env.Now, Logger: logger, Lease: lease})
 	if err != nil {
 		return err
@@ -467,7 +468,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	var types []string
-	for name := range exchange.DefaultCaseTypes() {
+	for name := range casework.DefaultCaseTypes() {
 		types = append(types, name)
 	}
 	slices.Sort(types)
@@ -540,14 +541,14 @@ const (
 )
 
 // runFlowNotices sends the move.notice of the flows an import recorded (the import command has
-// no exchange engine; exchange.Node.SendFlowNotices) until ctx ends: at once, then every
+// no exchange engine; casework.Node.SendFlowNotices) until ctx ends: at once, then every
 // `every`, each round reading on until it has caught up. Where it got to is kept in memory,
 // not in the store: SendFlowNotices is idempotent (a notice's id derives from its flow
 // event), so a restart that begins again at flow 0 sends nothing twice — it only reads the
 // flows once more, an audited read per batch — and it also picks up flows whose import
 // committed after a later-numbered flow had been read. A failed round is reported and the
 // next one tries again from the same place.
-func runFlowNotices(ctx context.Context, node *exchange.Node, every time.Duration, onError func(error)) {
+func runFlowNotices(ctx context.Context, node *casework.Node, every time.Duration, onError func(error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var after int64

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"yipanqi"
+	"yipanqi/casework"
 	"yipanqi/demo"
 	"yipanqi/division"
 	"yipanqi/exchange"
@@ -263,7 +264,7 @@ type procNode struct {
 	code, dir, dsn, conf string
 	procs                []*serveProc
 	db                   *sqlstore.DB
-	engine               *exchange.Node // sends and replies for the test; never runs a relay or consumer
+	engine               *casework.Node // sends and replies for the test; never runs a relay or consumer
 	scope                yipanqi.Scope
 	units                []division.Division
 }
@@ -317,7 +318,7 @@ func (n *procNode) open(t *testing.T, ns string, keys *demo.Keys) {
 		t.Fatal(err)
 	}
 	t.Cleanup(tr.Close)
-	if n.engine, err = exchange.NewNode(exchange.NodeConfig{Code: n.code, Store: n.db, Transport: tr,
+	if n.engine, err = casework.NewNode(casework.NodeConfig{Code: n.code, Store: n.db, Transport: tr,
 		Key: keys.Nodes[n.code], Trust: keys.Trust, Logger: quietLog}); err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +391,7 @@ func (tr *traffic) round(t *testing.T) {
 func (tr *traffic) send(t *testing.T, from, to string, n int) {
 	t.Helper()
 	a, b := tr.nodes[from], tr.nodes[to]
-	var batch []exchange.NewCase
+	var batch []casework.NewCase
 	var people []*yipanqi.Person
 	for range n {
 		i := len(tr.cases) + len(batch)
@@ -398,7 +399,7 @@ func (tr *traffic) send(t *testing.T, from, to string, n int) {
 		unit := b.units[i%len(b.units)].Code
 		id := storetest.IDNumber(unit, birth, i)
 		fields, _ := json.Marshal(map[string]any{"id_number": id, "reason": "核实户籍地址"})
-		batch = append(batch, exchange.NewCase{Fields: fields, Case: &yipanqi.Case{Type: "verify.identity",
+		batch = append(batch, casework.NewCase{Fields: fields, Case: &yipanqi.Case{Type: "verify.identity",
 			OrgUnit: a.units[i%len(a.units)].Code, PeerNode: to, PeerUnit: unit}})
 		// The residence sends only about the people its registry holds.
 		p := storetest.NewPerson(i, a.units[i%len(a.units)].Code)
@@ -503,8 +504,8 @@ func checkInvariant(t *testing.T, nodes map[string]*procNode, codes []string, ca
 			m := map[string]int{}
 			for _, x := range msgs {
 				typ := x.Type
-				if typ == exchange.TypeReceipts {
-					typ = exchange.TypeReceipt // a batch receipt, shared with the other cases of its batch
+				if typ == casework.TypeReceipts {
+					typ = casework.TypeReceipt // a batch receipt, shared with the other cases of its batch
 				}
 				m[string(x.Direction)+":"+typ]++
 			}

@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"yipanqi/exchange"
+	"yipanqi/exchange/natsname"
 )
 
 // Region lists the node codes of the 11 Pan-PRD provinces, in the order the region uses
@@ -62,15 +62,15 @@ type Permissions struct {
 // delete a stream or consumer), acknowledge what that consumer delivers, and subscribe only
 // below its own inbox prefix, which exchange.Connect sets as the connection's inbox prefix.
 func NodePermissions(node string) Permissions {
-	stream, consumer := exchange.StreamName(node), exchange.ConsumerName(node)
+	stream, consumer := natsname.Stream(node), natsname.Consumer(node)
 	return Permissions{
 		Publish: []string{
-			exchange.SubjectPrefix + ".*." + node + ".>",
+			natsname.SubjectPrefix + ".*." + node + ".>",
 			"$JS.API.CONSUMER.INFO." + stream + "." + consumer,
 			"$JS.API.CONSUMER.MSG.NEXT." + stream + "." + consumer,
 			"$JS.ACK." + stream + "." + consumer + ".>",
 		},
-		Subscribe: []string{exchange.InboxPrefix(node) + ".>"},
+		Subscribe: []string{natsname.InboxPrefix(node) + ".>"},
 	}
 }
 
