@@ -15,6 +15,7 @@ import (
 
 	"yipanqi"
 	"yipanqi/calendar"
+	"yipanqi/casework"
 	"yipanqi/demo"
 	"yipanqi/sqlstore"
 	"yipanqi/sqlstore/storetest"
@@ -346,7 +347,7 @@ func TestAuditVerifySignedHeads(t *testing.T) {
 		if strings.Contains(body, "尚无已签名的链头覆盖") || strings.Contains(body, "其中 0 条") {
 			t.Fatalf("signed chain reported as uncovered:\n%s", body)
 		}
-		rep, err := ta.db.VerifyAuditSigned(context.Background(), sqlstore.AuditVerifyOptions{CheckSig: keys.Trust.VerifyAuditHead})
+		rep, err := ta.db.VerifyAuditSigned(context.Background(), sqlstore.AuditVerifyOptions{CheckSig: casework.AuditChecker(keys.Trust)})
 		if err != nil || rep.Unsigned != 0 || rep.Signed == 0 {
 			t.Fatalf("signed chain: %+v, %v", rep, err)
 		}

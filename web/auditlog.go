@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"yipanqi"
+	"yipanqi/casework"
 	"yipanqi/sqlstore"
 )
 
@@ -161,7 +162,7 @@ func (a *App) auditVerify(w http.ResponseWriter, r *http.Request) {
 	p := &auditPage{Fields: a.auditFields(map[string]string{}, FormErrors{}), Errors: FormErrors{}, Page: 1, CanVerify: true}
 	var opts sqlstore.AuditVerifyOptions
 	if a.cfg.Trust != nil {
-		opts.CheckSig = a.cfg.Trust.VerifyAuditHead
+		opts.CheckSig = casework.AuditChecker(a.cfg.Trust)
 	}
 	rep, err := a.cfg.Store.VerifyAuditSigned(r.Context(), opts)
 	result := ""
