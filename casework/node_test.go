@@ -425,6 +425,10 @@ func TestExchangeDeadLetters(t *testing.T) {
 		if n := b.countCases(t, yipanqi.Incoming, ""); n != 0 {
 			t.Fatalf("43 opened %d cases from refused messages", n)
 		}
+		// The event follows the commit that the checks above saw: wait for it, then for no more.
+		checkFor(t, 15*time.Second, "sender's rejection events", func() bool {
+			return len(a.events.find(casework.EventRejected)) >= len(tests)+1
+		})
 		if ev := a.events.find(casework.EventRejected); len(ev) != len(tests)+1 {
 			t.Fatalf("sender recorded %d notices, want %d", len(ev), len(tests)+1)
 		}
