@@ -12,7 +12,6 @@ import (
 	"math/bits"
 	"sync"
 	"time"
-	_ "time/tzdata" // Asia/Shanghai must load on machines without a zone database
 
 	"yipanqi"
 )
@@ -58,24 +57,10 @@ type Deadline struct {
 	Provisional bool
 }
 
-var (
-	shanghaiOnce sync.Once
-	shanghai     *time.Location
-)
-
-// Shanghai returns the Asia/Shanghai location, in which every deadline is computed. The zone
-// data is embedded in the binary, so this works whatever the machine has installed.
-func Shanghai() *time.Location {
-	shanghaiOnce.Do(func() {
-		loc, err := time.LoadLocation("Asia/Shanghai")
-		if err != nil {
-			// Cannot happen with time/tzdata linked in.
-			panic("calendar: load Asia/Shanghai: " + err.Error())
-		}
-		shanghai = loc
-	})
-	return shanghai
-}
+// Shanghai returns yipanqi.Shanghai, the zone every deadline is computed in.
+//
+// Deprecated: use yipanqi.Shanghai; this stays only while exchange's tests still call it.
+func Shanghai() *time.Location { return yipanqi.Shanghai }
 
 // dayEntry is one day whose status differs from the weekend rule's default, or confirms it.
 type dayEntry struct {
@@ -222,7 +207,7 @@ func (c *Calendar) Due(receivedAt time.Time, r Rule) (Deadline, error) {
 	if err := r.validate(); err != nil {
 		return Deadline{}, err
 	}
-	loc := Shanghai()
+	loc := yipanqi.Shanghai
 	if r.Hours > 0 {
 		return Deadline{At: receivedAt.Add(time.Duration(r.Hours) * time.Hour).In(loc)}, nil
 	}

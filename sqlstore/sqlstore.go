@@ -237,9 +237,6 @@ func prefixRange(code string) (lo, hi string) {
 	return code, string(b)
 }
 
-// shanghai is the zone of every date the store derives from a clock (China keeps no DST).
-var shanghai = time.FixedZone("CST", 8*60*60)
-
 // ExecRaw runs one statement ("?" placeholders) outside every store rule. It exists for
 // tests that prove tampering is detected and for maintenance tools; application code uses
 // the methods.

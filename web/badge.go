@@ -36,13 +36,13 @@ func (a *App) badge(c *yipanqi.Case, now time.Time) Badge {
 		if !c.UpdatedAt.After(c.DueAt) {
 			return Badge{Text: "按期答复", Class: "done"}
 		}
-		return Badge{Text: "超期" + itoa(max(int(civilDays(c.DueAt.In(shanghai), c.UpdatedAt.In(shanghai))), 1)) + "天答复", Class: "late"}
+		return Badge{Text: "超期" + itoa(max(int(civilDays(c.DueAt.In(yipanqi.Shanghai), c.UpdatedAt.In(yipanqi.Shanghai))), 1)) + "天答复", Class: "late"}
 	}
 	if !isOpen(c.State) {
 		return Badge{}
 	}
-	due := c.DueAt.In(shanghai)
-	now = now.In(shanghai)
+	due := c.DueAt.In(yipanqi.Shanghai)
+	now = now.In(yipanqi.Shanghai)
 	if now.After(due) {
 		days := int(civilDays(due, now))
 		if days < 1 {

@@ -182,7 +182,7 @@ func (a *App) handbook(w http.ResponseWriter, r *http.Request) {
 	}
 	name := provinceFullName(code)
 	p := handbookPage{Province: name, Title: name + "流动人口服务管理通讯手册", Version: h.Version.Version,
-		UpdatedAt: dateText(h.Version.UpdatedAt), Printed: a.cfg.Now().In(shanghai).Format("2006年1月2日"),
+		UpdatedAt: dateText(h.Version.UpdatedAt), Printed: a.cfg.Now().In(yipanqi.Shanghai).Format("2006年1月2日"),
 		BackURL: a.url("/directory?province=" + code)}
 	for _, e := range h.Regulations {
 		p.Regulations = append(p.Regulations, line(e))

@@ -24,19 +24,11 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"errText":    func(err error) string { return reason(err) },
 }).ParseFS(templateFS, "templates/*.html"))
 
-// shanghai is the time zone the page shows times in.
-var shanghai = func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CST", 8*3600)
-}()
-
 func clock(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.In(shanghai).Format("2006-01-02 15:04:05")
+	return t.In(yipanqi.Shanghai).Format("2006-01-02 15:04:05")
 }
 
 // typeLabels names the case types the engine knows today; the catalog will carry these.

@@ -128,7 +128,7 @@ func (a *App) meetingsView(r *http.Request, posted url.Values, fe FormErrors) (*
 		return nil, err
 	}
 	rot := a.rotation()
-	now := a.cfg.Now().In(shanghai)
+	now := a.cfg.Now().In(yipanqi.Shanghai)
 	today := yipanqi.DateOf(now)
 	year := now.Year()
 	// The next meeting: this year's, unless this year's has already met.

@@ -296,7 +296,7 @@ func runDirectoryVersions(ctx context.Context, env *Env, args []string) error {
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "省\t版本\t条目\t更新时间")
 	for _, v := range vs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", v.Province, v.Version, v.Entries, v.UpdatedAt.In(regZone).Format("2006-01-02 15:04"))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", v.Province, v.Version, v.Entries, v.UpdatedAt.In(yipanqi.Shanghai).Format("2006-01-02 15:04"))
 	}
 	return tw.Flush()
 }

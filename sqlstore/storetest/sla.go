@@ -22,7 +22,7 @@ func init() {
 }
 
 func shAt(s string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04:05", s, calendar.Shanghai())
+	t, err := time.ParseInLocation("2006-01-02 15:04:05", s, yipanqi.Shanghai)
 	if err != nil {
 		panic(err)
 	}
