@@ -29,7 +29,6 @@ import (
 	"yipanqi/internal/natsembed"
 	"yipanqi/sla"
 	"yipanqi/sqlstore"
-	"yipanqi/synth"
 	"yipanqi/web"
 )
 
@@ -77,7 +76,7 @@ type Node struct {
 // Region is the running demo.
 type Region struct {
 	cfg    Config
-	Nodes  []*Node // in the order of synth.Provinces
+	Nodes  []*Node // in the order of yipanqi.RegionCodes
 	byCode map[string]*Node
 	NATS   *server.Server
 	Keys   *Keys
@@ -127,14 +126,10 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	codes := synth.Provinces()
+	codes := yipanqi.RegionCodes()
 	names := map[string]string{}
 	for _, code := range codes {
-		d, err := cfg.Tree.Lookup(code)
-		if err != nil {
-			return nil, err
-		}
-		names[code] = shortName(d.Name)
+		names[code] = yipanqi.ProvinceName(code)
 	}
 
 	rctx, stop := context.WithCancel(context.Background())
@@ -299,19 +294,6 @@ func (r *Region) seedDirectories(ctx context.Context, codes []string) ([]*Node, 
 }
 
 func nodeDSN(dir, code string) string { return "sqlite:" + filepath.Join(dir, code, "node.db") }
-
-// shortName drops the 省/市/自治区 suffix the trust list and pages do not need: 广东省 → 广东,
-// 广西壮族自治区 → 广西.
-func shortName(name string) string {
-	r := []rune(name)
-	switch {
-	case len(r) > 2 && (string(r[len(r)-3:]) == "自治区"):
-		return string(r[:2])
-	case len(r) > 2 && (r[len(r)-1] == '省' || r[len(r)-1] == '市'):
-		return string(r[:len(r)-1])
-	}
-	return name
-}
 
 // openNode opens a node's store, gives it its org units, connects its transport and makes
 // its engine and status page.

@@ -320,7 +320,7 @@ func runDirectorySeed(ctx context.Context, env *Env, args []string) error {
 	if *towns < 0 {
 		return usageError("--townships 不能为负数")
 	}
-	provinces := directory.Provinces()
+	provinces := yipanqi.RegionCodes()
 	if *province != "" {
 		provinces = []string{*province}
 	}
