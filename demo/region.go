@@ -408,9 +408,6 @@ func (r *Region) publicURL(code string) string {
 	return "http://" + net.JoinHostPort(host, port) + "/" + code
 }
 
-// Err returns a channel that gets an error if a node's engine stops on its own.
-func (r *Region) Err() <-chan error { return r.runErr }
-
 // Close stops the HTTP server, the replier, the engines, the transports, the NATS server and
 // the stores, in that order.
 func (r *Region) Close() {

@@ -31,15 +31,13 @@ func clock(t time.Time) string {
 	return t.In(yipanqi.Shanghai).Format("2006-01-02 15:04:05")
 }
 
-// typeLabels names the case types the engine knows today; the catalog will carry these.
-var typeLabels = map[string]string{
-	"verify.identity": "身份住址核实",
-	"verify.urgent":   "紧急核实",
-}
+// statusCatalog is the region's case-type catalog, read for the status page's type names.
+var statusCatalog = yipanqi.Catalog()
 
+// typeLabel is the Chinese name of a case type from the catalog, or the name itself.
 func typeLabel(t string) string {
-	if l, ok := typeLabels[t]; ok {
-		return l
+	if ct, err := statusCatalog.Type(t); err == nil {
+		return ct.Label
 	}
 	return t
 }

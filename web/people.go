@@ -266,7 +266,7 @@ func (a *App) showPerson(w http.ResponseWriter, r *http.Request, status int, p *
 
 func (a *App) personView(r *http.Request, p *yipanqi.Person, fe FormErrors, posted map[string]string) (*personPageData, error) {
 	ctx, scope, now := r.Context(), scopeOf(r), a.cfg.Now()
-	today := dateOf(now.In(yipanqi.Shanghai))
+	today := yipanqi.DateOf(now.In(yipanqi.Shanghai))
 	base := a.personURL(p)
 	d := &personPageData{Person: p, Sex: p.Sex.Label(), Marital: p.MaritalStatus.Label(), Flow: p.FlowStatus.Label(),
 		Residence: a.unitName(ctx, p.ResidenceCode), Hukou: a.unitName(ctx, p.HukouCode), Errors: fe,
@@ -382,7 +382,7 @@ func (a *App) personFlow(w http.ResponseWriter, r *http.Request) {
 	if ev.Kind.Label() == "" {
 		fe.Set("f.kind", "请选择变动类型")
 	}
-	today := dateOf(a.cfg.Now().In(yipanqi.Shanghai))
+	today := yipanqi.DateOf(a.cfg.Now().In(yipanqi.Shanghai))
 	if posted["f.on"] == "" {
 		fe.Set("f.on", "请填写变动日期")
 	} else if on, err := yipanqi.ParseDate(posted["f.on"]); err != nil {
