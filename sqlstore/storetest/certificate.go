@@ -11,8 +11,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() { register("Certificates", testCertificates) }
-
 // certToday is the fixed "now" of the certificate tests, a date in China.
 var certToday = yipanqi.Date{Year: 2026, Month: 6, Day: 15}
 

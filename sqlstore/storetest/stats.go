@@ -392,8 +392,6 @@ func testStats(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	})
 }
 
-func init() { register("StatsExchange", testStatsExchange) }
-
 // exCase is a case of the exchange workload as the test saw it happen.
 type exCase struct {
 	id, typ, unit          string
