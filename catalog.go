@@ -10,8 +10,8 @@ import (
 
 // The case-type catalog (ARCHITECTURE §2): every type of case that crosses between two places,
 // declared as data. The table is the Go literal in catalogTypes at the end of this file;
-// NewCatalog checks it and the engine, the command line and (later) the web read it. Adding a
-// type is adding an entry there. See docs/catalog.md.
+// NewCatalog checks it and the engine, the command line and the web read it. Adding a type is
+// adding an entry there. See docs/catalog.md.
 
 // Side is who sends or receives a case type.
 type Side string

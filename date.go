@@ -4,7 +4,19 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"time"
+	_ "time/tzdata" // Asia/Shanghai must load on machines without a zone database
 )
+
+// Shanghai is the Asia/Shanghai location: every date the system derives from a clock, every
+// deadline and every time it shows is in this zone. The zone data is embedded in the binary,
+// so it loads whatever the machine has installed.
+var Shanghai = func() *time.Location {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		panic("yipanqi: load Asia/Shanghai: " + err.Error()) // cannot happen with time/tzdata linked in
+	}
+	return loc
+}()
 
 // Date is a calendar date with no time of day and no zone: a birth date, the day someone
 // arrived. The zero Date means "not known".

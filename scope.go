@@ -30,13 +30,18 @@ func (s Scope) Contains(code string) bool {
 	return s.unit != "" && len(code) >= len(s.unit) && code[:len(s.unit)] == s.unit
 }
 
-// Range returns the half-open range [lo, hi) of codes in the subtree, for an index range scan
-// that works the same on every database: every code with the prefix p sorts at or after p and
-// before p with its last digit raised by one.
-func (s Scope) Range() (lo, hi string) {
-	b := []byte(s.unit)
-	b[len(b)-1]++ // '9'+1 is ':', which still sorts after every digit
-	return s.unit, string(b)
+// Range returns the half-open range [lo, hi) of codes in the subtree (PrefixRange of the unit),
+// for an index range scan that works the same on every database.
+func (s Scope) Range() (lo, hi string) { return PrefixRange(s.unit) }
+
+// PrefixRange returns the half-open range [lo, hi) of the strings that start with the
+// non-empty prefix p: every such string sorts at or after p and before p with its last byte
+// raised by one ('9'+1 is ':', which still sorts after every digit). The prefix's last byte
+// must not be 0xff.
+func PrefixRange(p string) (lo, hi string) {
+	b := []byte(p)
+	b[len(b)-1]++
+	return p, string(b)
 }
 
 // ValidDivisionCode reports whether code has the shape of a division code: 2, 4, 6, 9 or 12

@@ -14,7 +14,7 @@ import (
 )
 
 func at(s string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04", s, calendar.Shanghai())
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, yipanqi.Shanghai)
 	if err != nil {
 		panic(err)
 	}

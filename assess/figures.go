@@ -61,7 +61,7 @@ func Tally(c *Case, cal *calendar.Calendar) []Key {
 		} else {
 			keys = append(keys, Key{Month: m, Metric: MetricOnTime})
 		}
-		loc := calendar.Shanghai()
+		loc := yipanqi.Shanghai
 		days, _ := cal.Workdays(yipanqi.DateOf(c.ReceivedAt.In(loc)), yipanqi.DateOf(c.RepliedAt.In(loc)))
 		days = max(days, 0)
 		keys = append(keys, Key{Month: m, Metric: MetricReplyDays, Bucket: days})

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"yipanqi"
-	"yipanqi/calendar"
 )
 
 // Kinds of period.
@@ -108,7 +107,7 @@ func (p Period) months() int {
 
 // Start is the first instant of the period, Asia/Shanghai.
 func (p Period) Start() time.Time {
-	return time.Date(p.Year, time.Month(p.firstMonth()), 1, 0, 0, 0, 0, calendar.Shanghai())
+	return time.Date(p.Year, time.Month(p.firstMonth()), 1, 0, 0, 0, 0, yipanqi.Shanghai)
 }
 
 // End is the first instant after the period.
@@ -139,7 +138,7 @@ func (p Period) Contained() []string {
 }
 
 // MonthOf is the month key ("YYYY-MM", Asia/Shanghai) of t.
-func MonthOf(t time.Time) string { return t.In(calendar.Shanghai()).Format("2006-01") }
+func MonthOf(t time.Time) string { return t.In(yipanqi.Shanghai).Format("2006-01") }
 
 // PeriodsOfMonth are the periods a count of month m ("YYYY-MM") is kept under: the month,
 // its quarter and its year.

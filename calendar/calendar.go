@@ -12,7 +12,6 @@ import (
 	"math/bits"
 	"sync"
 	"time"
-	_ "time/tzdata" // Asia/Shanghai must load on machines without a zone database
 
 	"yipanqi"
 )
@@ -56,25 +55,6 @@ type Deadline struct {
 	// Provisional is true when the counting passed through a year without holiday data, so
 	// that At was computed on weekends alone and may move when the year's holidays are known.
 	Provisional bool
-}
-
-var (
-	shanghaiOnce sync.Once
-	shanghai     *time.Location
-)
-
-// Shanghai returns the Asia/Shanghai location, in which every deadline is computed. The zone
-// data is embedded in the binary, so this works whatever the machine has installed.
-func Shanghai() *time.Location {
-	shanghaiOnce.Do(func() {
-		loc, err := time.LoadLocation("Asia/Shanghai")
-		if err != nil {
-			// Cannot happen with time/tzdata linked in.
-			panic("calendar: load Asia/Shanghai: " + err.Error())
-		}
-		shanghai = loc
-	})
-	return shanghai
 }
 
 // dayEntry is one day whose status differs from the weekend rule's default, or confirms it.
@@ -222,7 +202,7 @@ func (c *Calendar) Due(receivedAt time.Time, r Rule) (Deadline, error) {
 	if err := r.validate(); err != nil {
 		return Deadline{}, err
 	}
-	loc := Shanghai()
+	loc := yipanqi.Shanghai
 	if r.Hours > 0 {
 		return Deadline{At: receivedAt.Add(time.Duration(r.Hours) * time.Hour).In(loc)}, nil
 	}

@@ -169,7 +169,7 @@ func TestDue(t *testing.T) {
 				t.Errorf("Due(%s, %+v) = %s provisional=%v; want %s provisional=%v",
 					tt.received.Format(time.RFC3339), tt.rule, got, d.Provisional, tt.want, tt.provisional)
 			}
-			if d.At.Location() != calendar.Shanghai() {
+			if d.At.Location() != yipanqi.Shanghai {
 				t.Errorf("At is in %v, want Asia/Shanghai", d.At.Location())
 			}
 		})
@@ -269,7 +269,7 @@ func TestWorkdays(t *testing.T) {
 // Workdays from the day of receipt reaches N.
 func TestWorkdaysMatchesDue(t *testing.T) {
 	c := calendar.New()
-	sh := calendar.Shanghai()
+	sh := yipanqi.Shanghai
 	for d := date("2024-12-01"); d.Before(date("2026-02-01")); d = d.AddDays(3) {
 		for _, n := range []int{1, 5, 15, 30} {
 			due, err := c.Due(d.In(sh).Add(10*time.Hour), calendar.Rule{WorkingDays: n})

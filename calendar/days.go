@@ -47,11 +47,6 @@ func civil(dn int) (y, m, d int) {
 
 func dateNumber(d yipanqi.Date) int { return dayNumber(d.Year, int(d.Month), d.Day) }
 
-func dateOf(dn int) yipanqi.Date {
-	y, m, d := civil(dn)
-	return yipanqi.Date{Year: y, Month: time.Month(m), Day: d}
-}
-
 func yearOf(dn int) int {
 	y, _, _ := civil(dn)
 	return y

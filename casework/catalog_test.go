@@ -119,7 +119,7 @@ func sameError(t *testing.T, what string, got, want error) {
 // later than the end of the N-th day after receipt, and less than a day before it.
 func TestCaseTypesFromCalendarDays(t *testing.T) {
 	cal := calendar.New()
-	sh := calendar.Shanghai()
+	sh := yipanqi.Shanghai
 	for _, days := range []int{2, 15, 60} {
 		ct := yipanqi.CaseType{Name: "test.calendar_days", Label: "测试", Purpose: "测试", Seed: "S0",
 			From: yipanqi.SideEither, To: yipanqi.SideEither, Levels: []yipanqi.Level{yipanqi.LevelCounty},

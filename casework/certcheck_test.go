@@ -19,7 +19,7 @@ func TestCertCheck(t *testing.T) {
 		a := w.start(t, "44", newDSN(), both)
 		b := w.start(t, "43", newDSN(), both)
 		ctx := context.Background()
-		today := yipanqi.DateOf(time.Now().In(time.FixedZone("CST", 8*3600)))
+		today := yipanqi.DateOf(time.Now().In(yipanqi.Shanghai))
 		birth := yipanqi.Date{Year: 1990, Month: 5, Day: 6}
 		person := func(i int) string { return storetest.IDNumber(unit43, birth, i) }
 		register(t, a, unit43, person(1), person(2), person(3), person(4))

@@ -21,7 +21,7 @@ func TestCertReissue(t *testing.T) {
 		a := w.start(t, "44", newDSN(), both)
 		b := w.start(t, "43", newDSN(), both)
 		ctx := context.Background()
-		today := yipanqi.DateOf(time.Now().In(time.FixedZone("CST", 8*3600)))
+		today := yipanqi.DateOf(time.Now().In(yipanqi.Shanghai))
 		birth := yipanqi.Date{Year: 1992, Month: 3, Day: 4}
 		id, other := storetest.IDNumber(unit43, birth, 7), storetest.IDNumber(unit43, birth, 8)
 		township := unit44a + "001"

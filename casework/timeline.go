@@ -1,10 +1,6 @@
 package casework
 
-import (
-	"time"
-
-	"yipanqi"
-)
+import "yipanqi"
 
 // timeline collects the case events of one transaction, written together when its work is
 // done (Tx.AddCaseEvents: one INSERT for a whole batch, no round trip per message).
@@ -29,7 +25,7 @@ func (n *Node) replyLabel(typ, reply string) string {
 }
 
 // shanghai is the zone notes give times in (China keeps no DST).
-var shanghai = time.FixedZone("CST", 8*60*60)
+var shanghai = yipanqi.Shanghai
 
 // isNotice reports whether a type is a notice: acknowledged by its receipt, or applied on
 // receipt, with no reply; its case closes once receipted.

@@ -30,7 +30,6 @@ import (
 	"yipanqi/internal/natsembed"
 	"yipanqi/sla"
 	"yipanqi/sqlstore"
-	"yipanqi/synth"
 	"yipanqi/web"
 )
 
@@ -78,7 +77,7 @@ type Node struct {
 // Region is the running demo.
 type Region struct {
 	cfg    Config
-	Nodes  []*Node // in the order of synth.Provinces
+	Nodes  []*Node // in the order of yipanqi.RegionCodes
 	byCode map[string]*Node
 	NATS   *server.Server
 	Keys   *Keys
@@ -128,14 +127,10 @@ func Start(ctx context.Context, cfg Config) (r *Region, err error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	codes := synth.Provinces()
+	codes := yipanqi.RegionCodes()
 	names := map[string]string{}
 	for _, code := range codes {
-		d, err := cfg.Tree.Lookup(code)
-		if err != nil {
-			return nil, err
-		}
-		names[code] = shortName(d.Name)
+		names[code] = yipanqi.ProvinceName(code)
 	}
 
 	rctx, stop := context.WithCancel(context.Background())
@@ -301,19 +296,6 @@ func (r *Region) seedDirectories(ctx context.Context, codes []string) ([]*Node, 
 
 func nodeDSN(dir, code string) string { return "sqlite:" + filepath.Join(dir, code, "node.db") }
 
-// shortName drops the 省/市/自治区 suffix the trust list and pages do not need: 广东省 → 广东,
-// 广西壮族自治区 → 广西.
-func shortName(name string) string {
-	r := []rune(name)
-	switch {
-	case len(r) > 2 && (string(r[len(r)-3:]) == "自治区"):
-		return string(r[:2])
-	case len(r) > 2 && (r[len(r)-1] == '省' || r[len(r)-1] == '市'):
-		return string(r[:len(r)-1])
-	}
-	return name
-}
-
 // openNode opens a node's store, gives it its org units, connects its transport and makes
 // its engine and status page.
 func (r *Region) openNode(ctx context.Context, code, name, url string) (*Node, error) {
@@ -426,9 +408,6 @@ func (r *Region) publicURL(code string) string {
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/" + code
 }
-
-// Err returns a channel that gets an error if a node's engine stops on its own.
-func (r *Region) Err() <-chan error { return r.runErr }
 
 // Close stops the HTTP server, the replier, the engines, the transports, the NATS server and
 // the stores, in that order.

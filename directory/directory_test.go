@@ -47,7 +47,7 @@ var fictional = regexp.MustCompile(`^0\d{2,3}-0\d{7}$`)
 
 func TestSeed(t *testing.T) {
 	tr := mustTree(t)
-	for _, p := range directory.Provinces() {
+	for _, p := range yipanqi.RegionCodes() {
 		t.Run(p, func(t *testing.T) {
 			entries, err := directory.Seed(tr, p, directory.SeedOptions{})
 			if err != nil {

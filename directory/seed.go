@@ -177,8 +177,3 @@ func hash(s string) uint32 {
 	h.Write([]byte(s))
 	return h.Sum32()
 }
-
-// Provinces returns the codes of the region's 11 provinces, in code order.
-func Provinces() []string {
-	return []string{"35", "36", "42", "43", "44", "45", "46", "50", "51", "52", "53"}
-}

@@ -204,4 +204,4 @@ func (tl *TrustList) VerifyCertPayload(p string) (*CertPayload, error) {
 }
 
 // shanghai is the zone a payload's signing date is a day in (China keeps no DST).
-var shanghai = time.FixedZone("CST", 8*60*60)
+var shanghai = yipanqi.Shanghai

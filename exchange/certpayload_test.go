@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emmansun/gmsm/sm2"
 
@@ -150,4 +149,4 @@ func TestCertPayloadDocExample(t *testing.T) {
 	}
 }
 
-var shanghaiTZ = time.FixedZone("CST", 8*3600)
+var shanghaiTZ = yipanqi.Shanghai

@@ -12,16 +12,6 @@ import (
 	"yipanqi"
 )
 
-// PlanOrder is the order of the provinces in the plan (广东、福建、江西、湖北、湖南、广西、海南、
-// 贵州、重庆、四川、云南), the default rotation.
-var PlanOrder = []string{"44", "35", "36", "42", "43", "45", "46", "52", "50", "51", "53"}
-
-// ProvinceNames are the short names of the 11 provinces, by code.
-var ProvinceNames = map[string]string{
-	"44": "广东", "35": "福建", "36": "江西", "42": "湖北", "43": "湖南", "45": "广西",
-	"46": "海南", "52": "贵州", "50": "重庆", "51": "四川", "53": "云南",
-}
-
 // Rotation says which province convenes the meeting of a year: Order[(year − FirstYear) mod
 // len(Order)].
 type Rotation struct {
@@ -29,9 +19,10 @@ type Rotation struct {
 	FirstYear int
 }
 
-// DefaultRotation is the plan's order, 广东 convening in 2026.
+// DefaultRotation is the plan's order of the region's provinces (yipanqi.RegionCodes), 广东
+// convening in 2026.
 func DefaultRotation() Rotation {
-	return Rotation{Order: append([]string(nil), PlanOrder...), FirstYear: 2026}
+	return Rotation{Order: yipanqi.RegionCodes(), FirstYear: 2026}
 }
 
 // ParseRotation reads a configured order — the 11 province codes separated by commas, each
@@ -42,7 +33,7 @@ func ParseRotation(order string, firstYear int) (Rotation, error) {
 	for _, c := range strings.Split(order, ",") {
 		c = strings.TrimSpace(c)
 		switch {
-		case ProvinceNames[c] == "":
+		case yipanqi.ProvinceName(c) == "":
 			return Rotation{}, yipanqi.FieldErrorf(yipanqi.EINVALID, "rotation", "轮值顺序中的“%s”不是泛珠三角区域的省份代码", c)
 		case seen[c]:
 			return Rotation{}, yipanqi.FieldErrorf(yipanqi.EINVALID, "rotation", "轮值顺序中“%s”出现了两次", c)
@@ -50,8 +41,8 @@ func ParseRotation(order string, firstYear int) (Rotation, error) {
 		seen[c] = true
 		codes = append(codes, c)
 	}
-	if len(codes) != len(PlanOrder) {
-		return Rotation{}, yipanqi.FieldErrorf(yipanqi.EINVALID, "rotation", "轮值顺序须列出全部 %d 个省份，现有 %d 个", len(PlanOrder), len(codes))
+	if len(codes) != len(yipanqi.RegionCodes()) {
+		return Rotation{}, yipanqi.FieldErrorf(yipanqi.EINVALID, "rotation", "轮值顺序须列出全部 %d 个省份，现有 %d 个", len(yipanqi.RegionCodes()), len(codes))
 	}
 	if firstYear < 2000 || firstYear > 2999 {
 		return Rotation{}, yipanqi.FieldErrorf(yipanqi.EINVALID, "first_year", "轮值起始年份“%d”无效", firstYear)
@@ -103,7 +94,7 @@ func (m *Meeting) Check(r Rotation) error {
 	switch {
 	case m.Year < 2000 || m.Year > 2999:
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "year", "会议年度“%d”无效", m.Year)
-	case ProvinceNames[m.Host] == "":
+	case yipanqi.ProvinceName(m.Host) == "":
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "host", "召集省份“%s”不是泛珠三角区域的省份代码", m.Host)
 	case m.HeldOn.IsZero() || m.HeldOn.Year != m.Year:
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "held_on", "会议日期须在 %d 年内", m.Year)
@@ -122,9 +113,9 @@ func (x *Resolution) Check() error {
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "text", "决议内容不能为空")
 	case utf8.RuneCountInString(x.Text) > 2000:
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "text", "决议内容不能超过 2000 字")
-	case ProvinceNames[x.Lead] == "":
+	case yipanqi.ProvinceName(x.Lead) == "":
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "lead", "牵头省份“%s”不是泛珠三角区域的省份代码", x.Lead)
-	case ProvinceNames[x.Counterpart] == "" || x.Counterpart == x.Lead:
+	case yipanqi.ProvinceName(x.Counterpart) == "" || x.Counterpart == x.Lead:
 		return yipanqi.FieldErrorf(yipanqi.EINVALID, "counterpart", "会商对方省份“%s”无效：须为另一个区域省份", x.Counterpart)
 	}
 	return nil
@@ -132,5 +123,5 @@ func (x *Resolution) Check() error {
 
 // Label is the meeting in Chinese, e.g. 2026年泛珠三角区域联席会议（广东召集）.
 func (m *Meeting) Label() string {
-	return fmt.Sprintf("%d年泛珠三角区域联席会议（%s召集）", m.Year, ProvinceNames[m.Host])
+	return fmt.Sprintf("%d年泛珠三角区域联席会议（%s召集）", m.Year, yipanqi.ProvinceName(m.Host))
 }

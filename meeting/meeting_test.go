@@ -12,7 +12,7 @@ func TestRotation(t *testing.T) {
 	r := meeting.DefaultRotation()
 	var got []string
 	for y := 2026; y <= 2037; y++ {
-		got = append(got, meeting.ProvinceNames[r.Host(y)])
+		got = append(got, yipanqi.ProvinceName(r.Host(y)))
 	}
 	if want := "广东 福建 江西 湖北 湖南 广西 海南 贵州 重庆 四川 云南 广东"; strings.Join(got, " ") != want {
 		t.Errorf("2026–2037 hosts = %s, want %s", strings.Join(got, " "), want)

@@ -254,7 +254,7 @@ func (k *Clock) remindAt(due time.Time, r yipanqi.Reminder) time.Time {
 	if r.Hours > 0 {
 		return due.Add(-time.Duration(r.Hours) * time.Hour)
 	}
-	loc := calendar.Shanghai()
+	loc := yipanqi.Shanghai
 	d := yipanqi.DateOf(due.In(loc))
 	for n := 0; n < r.WorkingDays; {
 		d = d.AddDays(-1)

@@ -10,7 +10,7 @@ import (
 )
 
 func at(s string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04:05", s, calendar.Shanghai())
+	t, err := time.ParseInLocation("2006-01-02 15:04:05", s, yipanqi.Shanghai)
 	if err != nil {
 		panic(err)
 	}
@@ -73,7 +73,7 @@ func TestAdvanceTimeline(t *testing.T) {
 			wantNext = at(s.next)
 		}
 		if !next.Equal(wantNext) {
-			t.Errorf("at %s: next = %v, want %v", s.now, next.In(calendar.Shanghai()), wantNext)
+			t.Errorf("at %s: next = %v, want %v", s.now, next.In(yipanqi.Shanghai), wantNext)
 		}
 		if got := sla.Status(c); got != s.status || c.Queue != s.queue || c.Reminded != s.reminded || c.Level != s.escalation {
 			t.Errorf("at %s: status %s queue %q reminded %d level %d, want %s %q %d %d", s.now, got, c.Queue, c.Reminded, c.Level,

@@ -257,7 +257,7 @@ func (db *DB) SearchAudit(ctx context.Context, scope yipanqi.Scope, f AuditFilte
 	}
 	if f.Action != "" {
 		if strings.HasSuffix(f.Action, ".") {
-			a, b := prefixRange(f.Action)
+			a, b := yipanqi.PrefixRange(f.Action)
 			where, args = append(where, "action >= ? AND action < ?"), append(args, a, b)
 		} else {
 			where, args = append(where, "action = ?"), append(args, f.Action)

@@ -115,7 +115,7 @@ func (db *DB) RevokeAPIToken(ctx context.Context, id int64) error {
 			return notFound(fmt.Errorf("revoke api token: %w", err), "未找到令牌（编号 %d）", id)
 		}
 		if !revoked.IsZero() {
-			return yipanqi.Errorf(yipanqi.ECONFLICT, "令牌（编号 %d）已于 %s 吊销", id, revoked.In(shanghai).Format("2006-01-02 15:04"))
+			return yipanqi.Errorf(yipanqi.ECONFLICT, "令牌（编号 %d）已于 %s 吊销", id, revoked.In(yipanqi.Shanghai).Format("2006-01-02 15:04"))
 		}
 		if _, err := qq.exec(ctx, "UPDATE api_tokens SET revoked_at = ? WHERE id = ?", db.dialect.timeArg(db.now()), id); err != nil {
 			return fmt.Errorf("revoke api token: %w", err)

@@ -241,10 +241,11 @@ func (db *DB) AssessmentCases(ctx context.Context, scope yipanqi.Scope, p assess
 	}
 	lo, hi := scope.Range()
 	if f.Unit != "" {
-		if !yipanqi.ValidDivisionCode(f.Unit) || !scope.Contains(f.Unit) {
+		sub, err := yipanqi.NewScope(f.Unit)
+		if err != nil || !scope.Contains(f.Unit) {
 			return nil, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "unit", "单位“%s”不在辖区 %s 之内", f.Unit, scope.Unit())
 		}
-		lo, hi = prefixRange(f.Unit)
+		lo, hi = sub.Range()
 	}
 	where, args := periodCases, db.periodArgs(lo, hi, p)
 	if f.Type != "" {

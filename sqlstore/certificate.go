@@ -31,7 +31,7 @@ func scanCertificate(sc interface{ Scan(...any) error }) (*yipanqi.Certificate, 
 }
 
 // today is the current date in China.
-func (db *DB) today() yipanqi.Date { return yipanqi.DateOf(db.now().In(shanghai)) }
+func (db *DB) today() yipanqi.Date { return yipanqi.DateOf(db.now().In(yipanqi.Shanghai)) }
 
 // checkCertificate validates c before it is stored and normalises what it may: the ID
 // number to its 18-character form, the holding unit. It changes c only when c is valid.

@@ -97,7 +97,7 @@ func (db *DB) RevokeConsent(ctx context.Context, scope yipanqi.Scope, id int64, 
 		}
 		if !c.RevokedAt.IsZero() {
 			return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "revoked_at", "同意书 %d 已于 %s 撤回", id,
-				c.RevokedAt.In(shanghai).Format("2006-01-02 15:04"))
+				c.RevokedAt.In(yipanqi.Shanghai).Format("2006-01-02 15:04"))
 		}
 		if _, err := qq.exec(ctx, "UPDATE consents SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL",
 			db.dialect.timeArg(now), actor, reason, id); err != nil {

@@ -180,10 +180,11 @@ func (db *DB) Directory(ctx context.Context, f yipanqi.DirectoryFilter) ([]yipan
 		where, args = append(where, "level = ?"), append(args, int(f.Level))
 	}
 	if f.Division != "" {
-		if !yipanqi.ValidDivisionCode(f.Division) {
+		sub, err := yipanqi.NewScope(f.Division)
+		if err != nil {
 			return nil, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "division", "行政区划代码“%s”无效", f.Division)
 		}
-		lo, hi := prefixRange(f.Division)
+		lo, hi := sub.Range()
 		where, args = append(where, "division_code >= ? AND division_code < ?"), append(args, lo, hi)
 	}
 	if t := strings.TrimSpace(f.Text); t != "" {

@@ -246,7 +246,7 @@ func (im *PeopleImport) commit(ctx context.Context, stats *yipanqi.ImportStats) 
 	db, d := im.db, im.db.dialect
 	qq := q{d, im.tx}
 	now := db.now()
-	nowArg, today := d.timeArg(now), yipanqi.DateOf(now.In(shanghai))
+	nowArg, today := d.timeArg(now), yipanqi.DateOf(now.In(yipanqi.Shanghai))
 	var maxID int64
 	if err := qq.row(ctx, "SELECT COALESCE(MAX(id), 0) FROM people").Scan(&maxID); err != nil {
 		return nil, fmt.Errorf("highest person id: %w", err)

@@ -121,10 +121,11 @@ func (db *DB) ListPeople(ctx context.Context, scope yipanqi.Scope, f yipanqi.Per
 		args = append(args, f.IDNumber)
 	}
 	if f.HukouCode != "" {
-		if !yipanqi.ValidDivisionCode(f.HukouCode) {
+		hukou, err := yipanqi.NewScope(f.HukouCode)
+		if err != nil {
 			return nil, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "hukou_code", "户籍地区划代码“%s”无效", f.HukouCode)
 		}
-		hlo, hhi := prefixRange(f.HukouCode)
+		hlo, hhi := hukou.Range()
 		where = append(where, "hukou_code >= ? AND hukou_code < ?")
 		args = append(args, hlo, hhi)
 	}

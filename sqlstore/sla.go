@@ -331,10 +331,11 @@ func (db *DB) SupervisionCases(ctx context.Context, scope yipanqi.Scope, f sla.F
 	unit := scope.Unit()
 	lo, hi := scope.Range()
 	if f.Unit != "" {
-		if !scope.Contains(f.Unit) || !yipanqi.ValidDivisionCode(f.Unit) {
+		sub, err := yipanqi.NewScope(f.Unit)
+		if err != nil || !scope.Contains(f.Unit) {
 			return nil, 0, yipanqi.FieldErrorf(yipanqi.EINVALID, "unit", "单位“%s”不在辖区 %s 之内", f.Unit, unit)
 		}
-		lo, hi = prefixRange(f.Unit)
+		lo, hi = sub.Range()
 	}
 	where := "org_unit >= ? AND org_unit < ? AND direction = ? AND due_at IS NOT NULL AND state IN " + openStates
 	args := []any{lo, hi, string(yipanqi.Incoming)}

@@ -230,16 +230,6 @@ func notFound(err error, msg string, args ...any) error {
 	return err
 }
 
-// prefixRange is the half-open range of codes starting with code, as in Scope.Range.
-func prefixRange(code string) (lo, hi string) {
-	b := []byte(code)
-	b[len(b)-1]++
-	return code, string(b)
-}
-
-// shanghai is the zone of every date the store derives from a clock (China keeps no DST).
-var shanghai = time.FixedZone("CST", 8*60*60)
-
 // ExecRaw runs one statement ("?" placeholders) outside every store rule. It exists for
 // tests that prove tampering is detected and for maintenance tools; application code uses
 // the methods.

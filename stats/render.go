@@ -10,6 +10,8 @@ import (
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/width"
+
+	"yipanqi"
 )
 
 // Format is an output format of a report or matrix.
@@ -35,7 +37,7 @@ func SourceLabel(s *Snapshot) string {
 	if s == nil {
 		return "实时计算"
 	}
-	return "月度快照 生成于 " + s.TakenAt.In(chinaTime).Format("2006-01-02 15:04:05")
+	return "月度快照 生成于 " + s.TakenAt.In(yipanqi.Shanghai).Format("2006-01-02 15:04:05")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

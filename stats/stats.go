@@ -41,12 +41,9 @@ func ParseMonth(s string) (Month, error) {
 
 // MonthOf returns the month of t in China time, the zone every date of the registry is in.
 func MonthOf(t time.Time) Month {
-	y, m, _ := t.In(chinaTime).Date()
+	y, m, _ := t.In(yipanqi.Shanghai).Date()
 	return Month{Year: y, Month: m}
 }
-
-// chinaTime is UTC+8; China keeps no daylight saving time.
-var chinaTime = time.FixedZone("CST", 8*60*60)
 
 // String returns "YYYY-MM".
 func (m Month) String() string { return fmt.Sprintf("%04d-%02d", m.Year, int(m.Month)) }

@@ -18,11 +18,6 @@ import (
 	"yipanqi/idcard"
 )
 
-// Provinces returns the codes of the 11 Pan-PRD provinces a population can be generated for.
-func Provinces() []string {
-	return []string{"35", "36", "42", "43", "44", "45", "46", "50", "51", "52", "53"}
-}
-
 // Config says what to generate.
 type Config struct {
 	Province string       // 2-digit code of one of the 11 Pan-PRD provinces
@@ -78,7 +73,7 @@ func New(tree *division.Tree, cfg Config) (*Generator, error) {
 	ows, ok := origins[cfg.Province]
 	if !ok {
 		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "province",
-			"--province“%s”无效：应为泛珠三角 11 省区之一的 2 位代码（%s）", cfg.Province, strings.Join(Provinces(), "、"))
+			"--province“%s”无效：应为泛珠三角 11 省区之一的 2 位代码（%s）", cfg.Province, strings.Join(yipanqi.RegionCodes(), "、"))
 	}
 	if cfg.Today.IsZero() {
 		return nil, yipanqi.FieldErrorf(yipanqi.EINVALID, "today", "缺少生成数据的基准日期（--today）")

@@ -81,7 +81,7 @@ func TestEveryProvinceValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, prov := range synth.Provinces() {
+	for _, prov := range yipanqi.RegionCodes() {
 		t.Run(prov, func(t *testing.T) {
 			var buf bytes.Buffer
 			w, err := registry.NewCSVWriter(&buf)

@@ -334,7 +334,7 @@ var weekdayNames = [...]string{"星期日", "星期一", "星期二", "星期三
 // weekends of a year as the node counts deadlines, and the override file in use. The file is
 // read-only here: it is changed on the server and read at start (docs/calendar.md).
 func (a *App) adminCalendar(w http.ResponseWriter, r *http.Request) {
-	year := a.cfg.Now().In(shanghai).Year()
+	year := a.cfg.Now().In(yipanqi.Shanghai).Year()
 	if y, err := strconv.Atoi(r.URL.Query().Get("year")); err == nil && y >= 2000 && y <= 2100 {
 		year = y
 	}

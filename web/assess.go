@@ -87,7 +87,7 @@ func periodField(value, err string) Field {
 
 // defaultPeriod is the quarter now is in.
 func (a *App) defaultPeriod() string {
-	now := a.cfg.Now().In(shanghai)
+	now := a.cfg.Now().In(yipanqi.Shanghai)
 	return strconv.Itoa(now.Year()) + "-Q" + strconv.Itoa((int(now.Month())+2)/3)
 }
 

@@ -77,7 +77,7 @@ func (a *App) auditForm(r *http.Request) (sqlstore.AuditFilter, map[string]strin
 		if v == "" {
 			return time.Time{}
 		}
-		t, err := time.ParseInLocation("2006-01-02", v, shanghai)
+		t, err := time.ParseInLocation("2006-01-02", v, yipanqi.Shanghai)
 		if err != nil {
 			fe.Set(name, "日期格式应为 YYYY-MM-DD，如 2026-03-02")
 			return time.Time{}

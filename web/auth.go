@@ -293,7 +293,7 @@ func (a *App) failureMessage(s sqlstore.LoginState, now time.Time) string {
 }
 
 func lockedMessage(until time.Time) string {
-	return "连续登录失败次数过多，账户已被锁定，请于 " + until.In(shanghai).Format("15:04") + " 后再试，或联系管理员"
+	return "连续登录失败次数过多，账户已被锁定，请于 " + until.In(yipanqi.Shanghai).Format("15:04") + " 后再试，或联系管理员"
 }
 
 // failDelay is how long a failed sign-in waits before it is answered: FailDelay for each of

@@ -36,13 +36,13 @@ func (a *App) badge(c *yipanqi.Case, now time.Time) Badge {
 		if !c.UpdatedAt.After(c.DueAt) {
 			return Badge{Text: "按期答复", Class: "done"}
 		}
-		return Badge{Text: "超期" + itoa(max(int(civilDays(c.DueAt.In(shanghai), c.UpdatedAt.In(shanghai))), 1)) + "天答复", Class: "late"}
+		return Badge{Text: "超期" + itoa(max(int(civilDays(c.DueAt.In(yipanqi.Shanghai), c.UpdatedAt.In(yipanqi.Shanghai))), 1)) + "天答复", Class: "late"}
 	}
 	if !isOpen(c.State) {
 		return Badge{}
 	}
-	due := c.DueAt.In(shanghai)
-	now = now.In(shanghai)
+	due := c.DueAt.In(yipanqi.Shanghai)
+	now = now.In(yipanqi.Shanghai)
 	if now.After(due) {
 		days := int(civilDays(due, now))
 		if days < 1 {
@@ -59,7 +59,7 @@ func (a *App) badge(c *yipanqi.Case, now time.Time) Badge {
 		}
 		return Badge{Text: "剩余" + itoa(h) + "小时", Class: class}
 	}
-	n, _ := a.cfg.Calendar.Workdays(dateOf(now), dateOf(due))
+	n, _ := a.cfg.Calendar.Workdays(yipanqi.DateOf(now), yipanqi.DateOf(due))
 	class := "ok"
 	if n <= DueSoonWorkdays {
 		class = "soon"
@@ -71,18 +71,6 @@ func (a *App) badge(c *yipanqi.Case, now time.Time) Badge {
 func (a *App) hourly(typ string) bool {
 	t, err := a.cfg.Catalog.Type(typ)
 	return err == nil && len(t.Deadlines) > 0 && t.Deadlines[0].Hours > 0
-}
-
-// dueSoon reports whether an open case's deadline is not yet passed and at most
-// DueSoonWorkdays working days (or a day) away.
-func (a *App) dueSoon(c *yipanqi.Case, now time.Time) bool {
-	b := a.badge(c, now)
-	return b.Class == "soon"
-}
-
-func dateOf(t time.Time) yipanqi.Date {
-	y, m, d := t.Date()
-	return yipanqi.Date{Year: y, Month: m, Day: d}
 }
 
 // civilDays counts the calendar days from a's date to b's date (Asia/Shanghai).

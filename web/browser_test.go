@@ -206,7 +206,7 @@ func TestBrowserCaseFlow(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#f-days"), "45"),
 		chromedp.Submit(chromedp.CSS("#f-days")),
 		chromedp.WaitVisible(chromedp.CSS("body")))
-	want45 := rg.clock.Now().In(time.FixedZone("CST", 8*3600)).AddDate(0, 0, 45)
+	want45 := rg.clock.Now().In(yipanqi.Shanghai).AddDate(0, 0, 45)
 	notice := text("body")
 	for _, want := range []string{"限期补办通知书", rg.person.Name, fmt.Sprintf("%d年%d月%d日", want45.Year(), want45.Month(), want45.Day())} {
 		if !strings.Contains(notice, want) {

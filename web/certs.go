@@ -39,7 +39,7 @@ func (a *App) certLineOf(r *http.Request, c *yipanqi.Certificate, today yipanqi.
 		Status: c.StatusOn(today).Label()}
 }
 
-func (a *App) today() yipanqi.Date { return dateOf(a.cfg.Now().In(shanghai)) }
+func (a *App) today() yipanqi.Date { return yipanqi.DateOf(a.cfg.Now().In(yipanqi.Shanghai)) }
 
 // certCheckResult is the answer to checking a number: what the public page shows, and a
 // link to the record when the user may see it.

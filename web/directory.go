@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,22 +23,17 @@ func (a *App) directoryRoutes() []route {
 	}
 }
 
-// regionProvince names one province of the region.
-type regionProvince struct{ Code, Name, FullName string }
-
 // regionProvinces are the 11 provinces of the region, in code order.
-var regionProvinces = []regionProvince{
-	{"35", "福建", "福建省"}, {"36", "江西", "江西省"}, {"42", "湖北", "湖北省"}, {"43", "湖南", "湖南省"},
-	{"44", "广东", "广东省"}, {"45", "广西", "广西壮族自治区"}, {"46", "海南", "海南省"}, {"50", "重庆", "重庆市"},
-	{"51", "四川", "四川省"}, {"52", "贵州", "贵州省"}, {"53", "云南", "云南省"},
-}
+var regionProvinces = func() []yipanqi.Province {
+	ps := yipanqi.RegionProvinces()
+	slices.SortFunc(ps, func(a, b yipanqi.Province) int { return strings.Compare(a.Code, b.Code) })
+	return ps
+}()
 
 // provinceFullName is the full name of a province of the region, or its code.
 func provinceFullName(code string) string {
-	for _, p := range regionProvinces {
-		if p.Code == code {
-			return p.FullName
-		}
+	if p, ok := yipanqi.RegionProvince(code); ok {
+		return p.FullName
 	}
 	return code
 }
@@ -182,7 +178,7 @@ func (a *App) handbook(w http.ResponseWriter, r *http.Request) {
 	}
 	name := provinceFullName(code)
 	p := handbookPage{Province: name, Title: name + "流动人口服务管理通讯手册", Version: h.Version.Version,
-		UpdatedAt: dateText(h.Version.UpdatedAt), Printed: a.cfg.Now().In(shanghai).Format("2006年1月2日"),
+		UpdatedAt: dateText(h.Version.UpdatedAt), Printed: a.cfg.Now().In(yipanqi.Shanghai).Format("2006年1月2日"),
 		BackURL: a.url("/directory?province=" + code)}
 	for _, e := range h.Regulations {
 		p.Regulations = append(p.Regulations, line(e))

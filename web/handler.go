@@ -24,30 +24,20 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"errText":    func(err error) string { return reason(err) },
 }).ParseFS(templateFS, "templates/*.html"))
 
-// shanghai is the time zone the page shows times in.
-var shanghai = func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CST", 8*3600)
-}()
-
 func clock(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.In(shanghai).Format("2006-01-02 15:04:05")
+	return t.In(yipanqi.Shanghai).Format("2006-01-02 15:04:05")
 }
 
-// typeLabels names the case types the engine knows today; the catalog will carry these.
-var typeLabels = map[string]string{
-	"verify.identity": "身份住址核实",
-	"verify.urgent":   "紧急核实",
-}
+// statusCatalog is the region's case-type catalog, read for the status page's type names.
+var statusCatalog = yipanqi.Catalog()
 
+// typeLabel is the Chinese name of a case type from the catalog, or the name itself.
 func typeLabel(t string) string {
-	if l, ok := typeLabels[t]; ok {
-		return l
+	if ct, err := statusCatalog.Type(t); err == nil {
+		return ct.Label
 	}
 	return t
 }

@@ -53,16 +53,17 @@ func canEditMeetings(u *yipanqi.User) bool {
 
 // provinceOptions are the 11 provinces in the plan's order, for the selects.
 func provinceOptions() []yipanqi.Option {
-	out := make([]yipanqi.Option, len(meeting.PlanOrder))
-	for i, c := range meeting.PlanOrder {
-		out[i] = yipanqi.Option{Value: c, Label: meeting.ProvinceNames[c]}
+	provinces := yipanqi.RegionProvinces()
+	out := make([]yipanqi.Option, len(provinces))
+	for i, p := range provinces {
+		out[i] = yipanqi.Option{Value: p.Code, Label: p.Name}
 	}
 	return out
 }
 
 // provinceName is the short name of a province of the region, or its code.
 func provinceName(code string) string {
-	if n := meeting.ProvinceNames[code]; n != "" {
+	if n := yipanqi.ProvinceName(code); n != "" {
 		return n
 	}
 	return code
@@ -128,7 +129,7 @@ func (a *App) meetingsView(r *http.Request, posted url.Values, fe FormErrors) (*
 		return nil, err
 	}
 	rot := a.rotation()
-	now := a.cfg.Now().In(shanghai)
+	now := a.cfg.Now().In(yipanqi.Shanghai)
 	today := yipanqi.DateOf(now)
 	year := now.Year()
 	// The next meeting: this year's, unless this year's has already met.
@@ -196,7 +197,7 @@ func (a *App) meetingCreate(w http.ResponseWriter, r *http.Request) {
 	if m.Agenda == "" {
 		fe.Set("agenda", "会议议程不能为空")
 	}
-	if m.Host != "" && meeting.ProvinceNames[m.Host] == "" {
+	if m.Host != "" && yipanqi.ProvinceName(m.Host) == "" {
 		fe.Set("host", "召集省份“"+m.Host+"”不是泛珠三角区域的省份")
 	}
 	if !fe.Any() {

@@ -84,7 +84,7 @@ func (ta *testApp) sweep(t *testing.T) {
 // setClock moves the app's and the store's clock to a time in 北京.
 func (ta *testApp) setClock(t *testing.T, s string) {
 	t.Helper()
-	at, err := time.ParseInLocation("2006-01-02 15:04", s, calendar.Shanghai())
+	at, err := time.ParseInLocation("2006-01-02 15:04", s, yipanqi.Shanghai)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -266,7 +266,7 @@ func (a *App) showPerson(w http.ResponseWriter, r *http.Request, status int, p *
 
 func (a *App) personView(r *http.Request, p *yipanqi.Person, fe FormErrors, posted map[string]string) (*personPageData, error) {
 	ctx, scope, now := r.Context(), scopeOf(r), a.cfg.Now()
-	today := dateOf(now.In(shanghai))
+	today := yipanqi.DateOf(now.In(yipanqi.Shanghai))
 	base := a.personURL(p)
 	d := &personPageData{Person: p, Sex: p.Sex.Label(), Marital: p.MaritalStatus.Label(), Flow: p.FlowStatus.Label(),
 		Residence: a.unitName(ctx, p.ResidenceCode), Hukou: a.unitName(ctx, p.HukouCode), Errors: fe,
@@ -354,7 +354,7 @@ func (a *App) personView(r *http.Request, p *yipanqi.Person, fe FormErrors, post
 		{Name: "c.recipient", Label: "接收方（行政区划代码）", Input: "text", Required: true, MaxLen: 12,
 			Value: val("c.recipient", hometownUnit(p.HukouCode)), Error: fe["c.recipient"], Hint: "默认为户籍地；同意覆盖该单位及其下级"},
 		{Name: "c.given_at", Label: "本人同意的时间", Input: "datetime-local", Required: true,
-			Value: val("c.given_at", now.In(shanghai).Format(dateTimeLocal)), Error: fe["c.given_at"], Hint: "格式 YYYY-MM-DDTHH:MM（北京时间）"},
+			Value: val("c.given_at", now.In(yipanqi.Shanghai).Format(dateTimeLocal)), Error: fe["c.given_at"], Hint: "格式 YYYY-MM-DDTHH:MM（北京时间）"},
 	}
 	d.NoticeDays = Field{Name: "days", Label: "补办期限（天）", Input: "number", Required: true,
 		Value: val("days", strconv.Itoa(print.DefaultNoticeDays)), Error: fe["days"], Hint: "自今天起的天数，1 至 180"}
@@ -382,7 +382,7 @@ func (a *App) personFlow(w http.ResponseWriter, r *http.Request) {
 	if ev.Kind.Label() == "" {
 		fe.Set("f.kind", "请选择变动类型")
 	}
-	today := dateOf(a.cfg.Now().In(shanghai))
+	today := yipanqi.DateOf(a.cfg.Now().In(yipanqi.Shanghai))
 	if posted["f.on"] == "" {
 		fe.Set("f.on", "请填写变动日期")
 	} else if on, err := yipanqi.ParseDate(posted["f.on"]); err != nil {
@@ -448,7 +448,7 @@ func (a *App) personConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	if posted["c.given_at"] == "" {
 		fe.Set("c.given_at", "请填写本人同意的时间")
-	} else if t, err := time.ParseInLocation(dateTimeLocal, posted["c.given_at"], shanghai); err != nil {
+	} else if t, err := time.ParseInLocation(dateTimeLocal, posted["c.given_at"], yipanqi.Shanghai); err != nil {
 		fe.Set("c.given_at", "时间格式应为 YYYY-MM-DDTHH:MM")
 	} else {
 		c.GivenAt = t

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"yipanqi"
 	"yipanqi/sqlstore/storetest"
@@ -20,7 +19,7 @@ import (
 var personLink = regexp.MustCompile(`href="/44/people/([0-9]+)"`)
 
 // peopleZone is China's time, in which dates are printed.
-var peopleZone = time.FixedZone("CST", 8*3600)
+var peopleZone = yipanqi.Shanghai
 
 // printedDate is a date as the printed documents write it: 2026年4月1日.
 func printedDate(d yipanqi.Date) string {

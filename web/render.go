@@ -143,7 +143,7 @@ func dateText(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.In(shanghai).Format("2006-01-02")
+	return t.In(yipanqi.Shanghai).Format("2006-01-02")
 }
 
 // MaskIDNumber masks an ID number for lists (SCOPE.md): the first 6 and last 4 characters

@@ -37,15 +37,6 @@ func roles(rs ...yipanqi.Role) roleCheck {
 	return func(u *yipanqi.User) bool { return u != nil && slices.Contains(rs, u.Role) }
 }
 
-// requireUser wraps a handler outside the route table (a sub-application's) in the same
-// checks a route gets: signed in, allowed by check (required), CSRF on POST.
-func (a *App) requireUser(check roleCheck, h http.HandlerFunc) http.Handler {
-	if check == nil {
-		panic("web: requireUser without roles")
-	}
-	return a.wrap(route{allow: check, handle: h})
-}
-
 // signedIn: every role. Only for pages without personal data or case data (sign-out, one's
 // own password, 工作台 — which shows a regional observer no cases —, 统计).
 var signedIn = roles(Roles...)

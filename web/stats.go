@@ -253,10 +253,8 @@ func (a *App) statsMatrix(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := func(code string) string {
-		for _, pr := range regionProvinces {
-			if pr.Code == code {
-				return pr.Name
-			}
+		if n := yipanqi.ProvinceName(code); n != "" {
+			return n
 		}
 		return a.unitName(ctx, code)
 	}

@@ -1,8 +1,9 @@
-// Package web serves a node over HTTP. For now that is the operator's view: /healthz,
-// /metrics (Prometheus text) and a plain Chinese status page with the node's case counts,
-// exchange figures and dead-letter count. The page is public: it shows counts, codes and
-// times only — no dead-letter reason, message or subject (those are on the signed-in
-// administrator's page, 系统管理 › 死信).
+// Package web serves a node over HTTP: the signed-in web application (New: 工作台, cases,
+// people, statistics, directory, …) with its JSON API and printable documents, and the
+// operator's view (Handler): /healthz, /metrics (Prometheus text) and a plain Chinese status
+// page with the node's case counts, exchange figures and dead-letter count. The status page is
+// public: it shows counts, codes and times only — no dead-letter reason, message or subject
+// (those are on the signed-in administrator's page, 系统管理 › 死信).
 package web
 
 import (

@@ -60,11 +60,12 @@ func TestStatusPageAndMetrics(t *testing.T) {
 			{Type: "verify.identity", Direction: out, State: yipanqi.CaseReplied},
 			{Type: "verify.identity", Direction: out, State: yipanqi.CaseSent},
 			{Type: "verify.identity", Direction: in, State: yipanqi.CaseDelivered},
+			{Type: "consult.case", Direction: out, State: yipanqi.CaseSent},
 		},
 		dead: []*yipanqi.DeadLetter{{MessageID: "0190-x", Source: "35", Subject: "ypq.44.35.verify.identity",
 			Reason: "受理单位“449999”不是本节点 44 的机构", Body: []byte(`{"name":"张三"}`), ReceivedAt: time.Now()}},
 	}
-	n := &web.Node{Code: "44", Name: "广东", Store: store, Types: []string{"verify.identity", "verify.urgent"},
+	n := &web.Node{Code: "44", Name: "广东", Store: store, Types: []string{"verify.identity", "verify.urgent", "consult.case"},
 		InboxLag: func(context.Context) (int64, error) { return 7, nil }}
 	h := web.Handler(n)
 
@@ -72,7 +73,7 @@ func TestStatusPageAndMetrics(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("/: %d", code)
 	}
-	for _, want := range []string{"广东（44）节点状态", "身份住址核实", "3 条", "7 条", "共 1 条", "系统管理 › 死信"} {
+	for _, want := range []string{"广东（44）节点状态", "身份住址核实", "省际会商", "3 条", "7 条", "共 1 条", "系统管理 › 死信"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("status page: no %q", want)
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"yipanqi"
-	"yipanqi/calendar"
 	"yipanqi/sqlstore"
 	"yipanqi/sqlstore/storetest"
 )
@@ -28,9 +27,9 @@ func assessFixture(t *testing.T) (dsn string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	recv := time.Date(2026, 3, 2, 10, 0, 0, 0, calendar.Shanghai())
+	recv := time.Date(2026, 3, 2, 10, 0, 0, 0, yipanqi.Shanghai)
 	db.Now = func() time.Time { return recv }
-	due := time.Date(2026, 3, 23, 23, 59, 59, 0, calendar.Shanghai())
+	due := time.Date(2026, 3, 23, 23, 59, 59, 0, yipanqi.Shanghai)
 	var ids []string
 	for _, unit := range []string{"440106001", "440106002"} {
 		c := &yipanqi.Case{Type: "verify.identity", Direction: yipanqi.Incoming, OrgUnit: unit, State: yipanqi.CaseDelivered,
@@ -56,7 +55,7 @@ func assessFixture(t *testing.T) (dsn string) {
 	return dsn
 }
 
-var assessNow = time.Date(2026, 4, 15, 9, 0, 0, 0, calendar.Shanghai())
+var assessNow = time.Date(2026, 4, 15, 9, 0, 0, 0, yipanqi.Shanghai)
 
 func TestAssessCLI(t *testing.T) {
 	dsn := assessFixture(t)

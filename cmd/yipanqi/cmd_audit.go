@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"yipanqi"
-	"yipanqi/calendar"
 	"yipanqi/casework"
 	"yipanqi/exchange"
 	"yipanqi/sqlstore"
@@ -269,7 +268,7 @@ func printAudit(env *Env, _ *sqlstore.DB, entries []*yipanqi.AuditEntry) error {
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "编号\t时间\t操作人\t单位\t操作\t对象\t说明")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.At.In(calendar.Shanghai()).Format(time.DateTime),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.At.In(yipanqi.Shanghai).Format(time.DateTime),
 			e.Actor, e.OrgUnit, e.Action, maskObject(e.Object), e.Reason)
 	}
 	return tw.Flush()

@@ -16,7 +16,6 @@ import (
 
 	"yipanqi"
 	"yipanqi/demo"
-	"yipanqi/synth"
 )
 
 const demoUsage = `用法：
@@ -85,7 +84,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 
-	fmt.Fprintf(env.Stdout, "一盘棋区域演示：%d 个省级节点，数据目录 %s\n", len(synth.Provinces()), *dir)
+	fmt.Fprintf(env.Stdout, "一盘棋区域演示：%d 个省级节点，数据目录 %s\n", len(yipanqi.RegionCodes()), *dir)
 	total := 0
 	populate := func(ctx context.Context, code, dsn string) error {
 		n, err := demoPopulate(ctx, env, *dir, code, dsn, *people, *seed)

@@ -17,7 +17,6 @@ import (
 	"yipanqi"
 	"yipanqi/demo"
 	"yipanqi/sqlstore"
-	"yipanqi/synth"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while a command writes to it.
@@ -180,7 +179,7 @@ func TestDemoTraffic(t *testing.T) {
 	// The stores.
 	ctx := context.Background()
 	out2, in := map[string][]*yipanqi.Case{}, map[string][]*yipanqi.Case{}
-	for _, code := range synth.Provinces() {
+	for _, code := range yipanqi.RegionCodes() {
 		db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(dir, code, "node.db"))
 		if err != nil {
 			t.Fatal(err)

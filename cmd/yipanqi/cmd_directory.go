@@ -296,7 +296,7 @@ func runDirectoryVersions(ctx context.Context, env *Env, args []string) error {
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "省\t版本\t条目\t更新时间")
 	for _, v := range vs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", v.Province, v.Version, v.Entries, v.UpdatedAt.In(regZone).Format("2006-01-02 15:04"))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", v.Province, v.Version, v.Entries, v.UpdatedAt.In(yipanqi.Shanghai).Format("2006-01-02 15:04"))
 	}
 	return tw.Flush()
 }
@@ -320,7 +320,7 @@ func runDirectorySeed(ctx context.Context, env *Env, args []string) error {
 	if *towns < 0 {
 		return usageError("--townships 不能为负数")
 	}
-	provinces := directory.Provinces()
+	provinces := yipanqi.RegionCodes()
 	if *province != "" {
 		provinces = []string{*province}
 	}

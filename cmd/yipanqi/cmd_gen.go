@@ -126,14 +126,10 @@ func regParseFlags(fs *flag.FlagSet, args []string, usage string) ([]string, err
 	}
 }
 
-// regZone is Beijing time, the zone of every date a township writes (China has no summer
-// time, so a fixed offset is exact and needs no zone database).
-var regZone = time.FixedZone("CST", 8*3600)
-
 // regToday returns the date given by a --today flag, or today in Beijing time by env.Now.
 func regToday(env *Env, flagValue string) (yipanqi.Date, error) {
 	if flagValue == "" {
-		return yipanqi.DateOf(env.Now().In(regZone)), nil
+		return yipanqi.DateOf(env.Now().In(yipanqi.Shanghai)), nil
 	}
 	d, err := yipanqi.ParseDate(flagValue)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"yipanqi"
-	"yipanqi/calendar"
 	"yipanqi/idcard"
 )
 
@@ -35,7 +34,7 @@ func idcardCheck(env *Env, args []string) error {
 	if len(args) == 0 {
 		return usageError("idcard check 缺少参数 ID（公民身份号码）\n%s", idcardUsage)
 	}
-	today := yipanqi.DateOf(env.Now().In(calendar.Shanghai()))
+	today := yipanqi.DateOf(env.Now().In(yipanqi.Shanghai))
 	bad := 0
 	for _, arg := range args {
 		id, err := idcard.Parse(arg, today)

@@ -25,7 +25,7 @@ import (
 
 // regNow is the clock of these tests: noon on 2025-06-30, Beijing time. gen runs with the same
 // --today, so the generated dates are all valid on import.
-var regNow = time.Date(2025, 6, 30, 12, 0, 0, 0, time.FixedZone("CST", 8*3600))
+var regNow = time.Date(2025, 6, 30, 12, 0, 0, 0, yipanqi.Shanghai)
 
 const regTodayFlag = "--today=2025-06-30"
 

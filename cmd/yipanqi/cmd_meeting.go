@@ -77,7 +77,7 @@ func runMeeting(ctx context.Context, env *Env, args []string) error {
 		}
 		o := *order
 		if o == "" {
-			o = strings.Join(meeting.PlanOrder, ",")
+			o = strings.Join(yipanqi.RegionCodes(), ",")
 		}
 		if rot, err = meeting.ParseRotation(o, fy); err != nil {
 			return exitCode(2, err)
@@ -88,7 +88,7 @@ func runMeeting(ctx context.Context, env *Env, args []string) error {
 			return usageError("--years 应为 1–100")
 		}
 		for y := *from; y < *from+*years; y++ {
-			fmt.Fprintf(env.Stdout, "%d\t%s\t%s\n", y, rot.Host(y), meeting.ProvinceNames[rot.Host(y)])
+			fmt.Fprintf(env.Stdout, "%d\t%s\t%s\n", y, rot.Host(y), yipanqi.ProvinceName(rot.Host(y)))
 		}
 		return nil
 	}
@@ -117,7 +117,7 @@ func runMeeting(ctx context.Context, env *Env, args []string) error {
 					follow = "会商案件 " + x.CaseID + "（" + string(x.CaseState) + "）"
 				}
 				fmt.Fprintf(env.Stdout, "  决议 %d（编号 %d）：%s —— %s牵头，与%s会商；%s\n", x.Seq, x.ID, x.Text,
-					meeting.ProvinceNames[x.Lead], meeting.ProvinceNames[x.Counterpart], follow)
+					yipanqi.ProvinceName(x.Lead), yipanqi.ProvinceName(x.Counterpart), follow)
 			}
 		}
 		return nil

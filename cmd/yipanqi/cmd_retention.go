@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"yipanqi/calendar"
+	"yipanqi"
 	"yipanqi/sqlstore"
 )
 
@@ -63,7 +63,7 @@ func runRetention(ctx context.Context, env *Env, args []string) error {
 	defer db.Close()
 	db.Now = env.Now
 	cutoff := retentionCutoff(env.Now(), *days)
-	at := cutoff.In(calendar.Shanghai()).Format("2006-01-02 15:04:05")
+	at := cutoff.In(yipanqi.Shanghai).Format("2006-01-02 15:04:05")
 	if *dry {
 		r, err := db.RetentionDue(ctx, cutoff)
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"yipanqi"
-	"yipanqi/calendar"
 	"yipanqi/sqlstore"
 	"yipanqi/sqlstore/storetest"
 )
@@ -23,7 +22,7 @@ func retentionFixture(t *testing.T, dsn string) (closed, open string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	at := time.Date(2022, 3, 2, 10, 0, 0, 0, calendar.Shanghai())
+	at := time.Date(2022, 3, 2, 10, 0, 0, 0, yipanqi.Shanghai)
 	db.Now = func() time.Time { return at }
 	var ids []string
 	for _, person := range []string{"440106199001011234", "440106199202022345"} {
@@ -44,7 +43,7 @@ func retentionFixture(t *testing.T, dsn string) (closed, open string) {
 }
 
 func TestRetentionCLI(t *testing.T) {
-	now := time.Date(2026, 6, 1, 9, 0, 0, 0, calendar.Shanghai())
+	now := time.Date(2026, 6, 1, 9, 0, 0, 0, yipanqi.Shanghai)
 	cutoff := now.AddDate(0, 0, -1095).Format("2006-01-02 15:04:05") // 2024 is a leap year: 2023-06-02
 	for name, dsn := range storetest.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -115,7 +114,7 @@ func TestRetentionDaily(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	now := func() time.Time { return time.Date(2026, 6, 1, 9, 0, 0, 0, calendar.Shanghai()) }
+	now := func() time.Time { return time.Date(2026, 6, 1, 9, 0, 0, 0, yipanqi.Shanghai) }
 	scope, _ := yipanqi.NewScope("440106")
 	anonymised := func() bool {
 		c, err := db.FindCase(context.Background(), scope, closed)

@@ -8,12 +8,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() {
-	register("APITokens", testAPITokens)
-	register("UserAdmin", testUserAdmin)
-	register("AuditSearch", testAuditSearch)
-}
-
 // testAPITokens: a token is found by its hash with its user until it is revoked or its user
 // disabled; creating and revoking are audited.
 func testAPITokens(t *testing.T, open func(t *testing.T) *sqlstore.DB) {

@@ -15,8 +15,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() { register("AuditSignedHeads", testAuditSignedHeads) }
-
 // TestSigner is an SM2 audit signer for tests, with the check a verifier holding its public
 // key makes (what exchange's key and trust list do, without the exchange package).
 type TestSigner struct {

@@ -8,13 +8,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() {
-	register("Sessions", testSessions)
-	register("LoginLockout", testLoginLockout)
-	register("SetPassword", testSetPassword)
-	register("CasesByDue", testCasesByDue)
-}
-
 // authUser makes the org units of the fixture and a township worker in townshipA.
 func authUser(t *testing.T, db *sqlstore.DB, name string) *yipanqi.User {
 	t.Helper()

@@ -10,12 +10,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() {
-	register("CaseTimeline", testCaseTimeline)
-	register("RouteUnit", testRouteUnit)
-	register("MoveCase", testMoveCase)
-}
-
 // newIncoming stores an open incoming case held by unit.
 func newIncoming(t *testing.T, db *sqlstore.DB, unit string) *yipanqi.Case {
 	t.Helper()
@@ -171,11 +165,6 @@ func testMoveCase(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	wantCode(t, err, yipanqi.ECONFLICT)
 }
 
-func init() {
-	register("CaseworkTx", testCaseworkTx)
-	register("ServiceResults", testServiceResults)
-}
-
 // testCaseworkTx: the transaction helpers of the workflows — peer unit, deadline, the replies
 // of a case, its event counts, hukou codes, and a flow recorded in a transaction that rolls
 // back leaving nothing.
@@ -314,10 +303,6 @@ func testServiceResults(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	if n != 2 {
 		t.Fatalf("%d audited reads, want 2", n)
 	}
-}
-
-func init() {
-	register("FlowsAfter", testFlowsAfter)
 }
 
 // testFlowsAfter: flow events after an id, oldest first, of people in scope or whose flow

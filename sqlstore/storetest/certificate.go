@@ -11,8 +11,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() { register("Certificates", testCertificates) }
-
 // certToday is the fixed "now" of the certificate tests, a date in China.
 var certToday = yipanqi.Date{Year: 2026, Month: 6, Day: 15}
 
@@ -45,7 +43,7 @@ func testCertificates(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 }
 
 func certClock(db *sqlstore.DB) {
-	db.Now = func() time.Time { return certToday.In(time.FixedZone("CST", 8*3600)).Add(10 * time.Hour) }
+	db.Now = func() time.Time { return certToday.In(yipanqi.Shanghai).Add(10 * time.Hour) }
 }
 
 func mustIssue(t *testing.T, db *sqlstore.DB, c *yipanqi.Certificate) *yipanqi.Certificate {

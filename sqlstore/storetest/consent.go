@@ -8,10 +8,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() {
-	register("Consents", testConsents)
-}
-
 // testConsents: a consent is recorded for a person in scope, covers its type and recipient
 // while it stands, and stops covering once revoked; bad input is refused and stores nothing;
 // reads are scoped and audited.

@@ -10,13 +10,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() {
-	register("DirectoryReplace", testDirectoryReplace)
-	register("DirectoryInvalid", testDirectoryInvalid)
-	register("DirectoryQuery", testDirectoryQuery)
-	register("DirectoryHandbook", testDirectoryHandbook)
-}
-
 // DirectoryFixture returns a small valid directory of province 44: a regulation, an
 // institution, and contacts at the province, a city, a county and a township.
 func DirectoryFixture() []yipanqi.DirectoryEntry {

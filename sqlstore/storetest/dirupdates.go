@@ -8,8 +8,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() { register("DirectoryUpdatesAfter", testDirectoryUpdatesAfter) }
-
 // testDirectoryUpdatesAfter: the received directory.update cases come back in arrival order,
 // each once however the reading is paged, and nothing else does (other types, sent ones,
 // another scope).

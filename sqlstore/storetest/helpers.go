@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every sqlstore backend runs (Run), and helpers
 // that give any package's tests a fresh store on SQLite and, when YIPANQI_TEST_POSTGRES holds
-// a DSN, on PostgreSQL.
+// a DSN, on PostgreSQL. The behaviours Run runs are listed in one table, suite.
 package storetest
 
 import (

@@ -9,14 +9,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() {
-	register("LoginClaimsConcurrent", testLoginClaimsConcurrent)
-	register("LoginFailuresConcurrent", testLoginFailuresConcurrent)
-	register("LoginSuccessKeepsOthersLock", testLoginSuccessKeepsOthersLock)
-	register("LoginUnknownNames", testLoginUnknownNames)
-	register("LoginTokens", testLoginTokens)
-}
-
 var lockPolicy = sqlstore.LoginPolicy{MaxFailures: 5, Window: 15 * time.Minute, LockFor: 15 * time.Minute}
 
 // claimWrong makes n sign-in attempts of name at once, each of which (when allowed) checks a

@@ -9,8 +9,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() { register("Meetings", testMeetings) }
-
 // testMeetings: a province records the year's joint meeting (host by rotation) with a
 // resolution, its minutes, a second resolution, and the consult case that follows one up,
 // whose state the listing shows; others may not, and bad input stores nothing.

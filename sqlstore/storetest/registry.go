@@ -8,8 +8,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() { register("RegistryPeople", testRegistryPeople) }
-
 // testRegistryPeople: Tx.RegistryPeople, what the exchange's who-may-send rule reads on
 // receipt (docs/workflows.md), returns by ID number the hukou code, residence and flow status
 // of exactly those people the registry holds — as the transaction sees them, across the

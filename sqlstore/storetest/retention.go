@@ -16,8 +16,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() { register("Retention", testRetention) }
-
 // testRetention: cases that ended before the cut-off lose their personal data (ID number,
 // request data, message bodies, sent outbox rows, free-text notes), recent and open ones and
 // a replied case with a later step keep theirs; revoked consents go only once the person

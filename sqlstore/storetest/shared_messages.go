@@ -9,8 +9,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() { register("SharedMessages", testSharedMessages) }
-
 // testSharedMessages: a message logged once for several cases (a batch receipt, empty case_id
 // and LinkMessage) is in every one's CaseMessages; retention clears its body, and deletes its
 // sent outbox row, only once every case it concerns is anonymised.

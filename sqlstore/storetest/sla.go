@@ -15,14 +15,8 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() {
-	register("SLAClock", testSLAClock)
-	register("SLAConsistency", testSLAConsistency)
-	register("Assessment", testAssessment)
-}
-
 func shAt(s string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04:05", s, calendar.Shanghai())
+	t, err := time.ParseInLocation("2006-01-02 15:04:05", s, yipanqi.Shanghai)
 	if err != nil {
 		panic(err)
 	}
@@ -317,8 +311,6 @@ func testSLAConsistency(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		t.Errorf("report: %d on time + %d late, want %d replies of which %d late", f.OnTime, f.Late, replies, late)
 	}
 }
-
-func init() { register("SLAConcurrent", testSLAConcurrent) }
 
 // testSLAConcurrent runs two sweepers beside a writer that replies to and closes cases, all
 // at once, then checks that one last sweep leaves the kept counts equal to a recomputation:

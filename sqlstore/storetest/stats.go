@@ -84,7 +84,7 @@ func NewStatsFixture(t testing.TB, db *sqlstore.DB) *StatsFixture {
 		arrival := p.ArrivedOn
 		if i == 7 {
 			// Arrival date not known: the import dates the arrival event on its own day.
-			p.ArrivedOn, arrival = yipanqi.Date{}, yipanqi.DateOf(StatsNow.In(time.FixedZone("CST", 8*3600)))
+			p.ArrivedOn, arrival = yipanqi.Date{}, yipanqi.DateOf(StatsNow.In(yipanqi.Shanghai))
 		}
 		list = append(list, p)
 		fp := &fxPerson{p: p, events: []fxEvent{{yipanqi.FlowArrived, arrival, "", p.ResidenceCode}}}
@@ -392,8 +392,6 @@ func testStats(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	})
 }
 
-func init() { register("StatsExchange", testStatsExchange) }
-
 // exCase is a case of the exchange workload as the test saw it happen.
 type exCase struct {
 	id, typ, unit          string
@@ -488,7 +486,7 @@ func testStatsExchange(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 // last sweep): independently of the kept counts and of package assess.
 func expectExchange(all []*exCase, unit string, m stats.Month, now time.Time) *stats.Exchange {
 	inMonth := func(t time.Time) bool {
-		return !t.IsZero() && t.In(calendar.Shanghai()).Format("2006-01") == m.String()
+		return !t.IsZero() && t.In(yipanqi.Shanghai).Format("2006-01") == m.String()
 	}
 	cal := calendar.New()
 	rows := map[string]*stats.ExchangeRow{}
@@ -518,7 +516,7 @@ func expectExchange(all []*exCase, unit string, m stats.Month, now time.Time) *s
 			} else {
 				row(c.typ).OnTime++
 			}
-			d, _ := cal.Workdays(yipanqi.DateOf(c.received.In(calendar.Shanghai())), yipanqi.DateOf(c.replied.In(calendar.Shanghai())))
+			d, _ := cal.Workdays(yipanqi.DateOf(c.received.In(yipanqi.Shanghai)), yipanqi.DateOf(c.replied.In(yipanqi.Shanghai)))
 			days[c.typ] = append(days[c.typ], max(d, 0))
 		}
 		isOpen := c.state == yipanqi.CaseDelivered || c.state == yipanqi.CaseSent || c.state == yipanqi.CaseInProgress

@@ -8,8 +8,6 @@ import (
 	"yipanqi/sqlstore"
 )
 
-func init() { register("WebPeople", testWebPeople) }
-
 // testWebPeople checks the reads behind the web's person and certificate pages: a person by
 // row id and the certificate by number only within scope (a guessed id or number outside
 // is ENOTFOUND and logs nothing), the cases about a person, and an audit entry for each read.

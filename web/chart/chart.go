@@ -19,12 +19,10 @@ import (
 
 // config holds what the options set.
 type config struct {
-	width    int
-	unit     string
-	format   func(float64) string
-	desc     string
-	log      bool
-	showVals bool
+	width int
+	unit  string
+	desc  string
+	log   bool
 }
 
 // Option changes how a chart is drawn.
@@ -37,9 +35,6 @@ func Width(px int) Option { return func(c *config) { c.width = px } }
 // Unit is written after values in labels, tooltips and the legend, e.g. "人" or "件".
 func Unit(u string) Option { return func(c *config) { c.unit = u } }
 
-// Format replaces the default number format (thousands grouped, at most one decimal).
-func Format(f func(float64) string) Option { return func(c *config) { c.format = f } }
-
 // Desc replaces the generated description read out by screen readers.
 func Desc(d string) Option { return func(c *config) { c.desc = d } }
 
@@ -47,11 +42,8 @@ func Desc(d string) Option { return func(c *config) { c.desc = d } }
 // otherwise wash out all the others.
 func LogScale() Option { return func(c *config) { c.log = true } }
 
-// HideValues leaves the numbers off heat-map cells (they stay in the tooltips).
-func HideValues() Option { return func(c *config) { c.showVals = false } }
-
 func newConfig(opts []Option) *config {
-	c := &config{width: 640, format: Number, showVals: true}
+	c := &config{width: 640}
 	for _, o := range opts {
 		o(c)
 	}
@@ -61,12 +53,12 @@ func newConfig(opts []Option) *config {
 	return c
 }
 
-// value formats v with the unit; "—" for a missing value.
+// value formats v (Number) with the unit; "—" for a missing value.
 func (c *config) value(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "—"
 	}
-	return c.format(v) + c.unit
+	return Number(v) + c.unit
 }
 
 // Number formats v with thousands grouped and at most one decimal: 12,345 or 3.5.

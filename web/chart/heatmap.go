@@ -138,14 +138,12 @@ func HeatMap(title string, rows, cols []string, values [][]float64, opts ...Opti
 			fmt.Fprintf(&b, `<g class="cell"><title>%s → %s：%s</title>`, esc(rows[r]), esc(cols[col]), esc(label))
 			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s" stroke="#fff" stroke-width="1"/>`,
 				f(x), f(y), f(cellW), f(cellH), fill)
-			if c.showVals {
-				short := "—"
-				if ok(v) {
-					short = Compact(v)
-				}
-				fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="11" text-anchor="middle" dominant-baseline="central" fill="%s">%s</text>`,
-					f(x+cellW/2), f(y+cellH/2), ink, esc(short))
+			short := "—"
+			if ok(v) {
+				short = Compact(v)
 			}
+			fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="11" text-anchor="middle" dominant-baseline="central" fill="%s">%s</text>`,
+				f(x+cellW/2), f(y+cellH/2), ink, esc(short))
 			b.WriteString(`</g>`)
 		}
 	}

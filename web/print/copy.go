@@ -42,7 +42,7 @@ func (p copyPage) Name(code string) string {
 
 // Status is a certificate's status on the day the copy is printed.
 func (p copyPage) Status(c *yipanqi.Certificate) yipanqi.CertificateStatus {
-	return c.StatusOn(yipanqi.DateOf(p.PrintedAt.In(shanghai)))
+	return c.StatusOn(yipanqi.DateOf(p.PrintedAt.In(yipanqi.Shanghai)))
 }
 
 // Peer names the other side of a case: its unit, else its node.

@@ -50,12 +50,9 @@ var funcs = template.FuncMap{
 		if t.IsZero() {
 			return ""
 		}
-		return t.In(shanghai).Format("2006年1月2日 15:04")
+		return t.In(yipanqi.Shanghai).Format("2006年1月2日 15:04")
 	},
 }
-
-// shanghai is the zone every printed time is shown in.
-var shanghai = time.FixedZone("CST", 8*60*60)
 
 // page parses the layout with one document's template.
 func page(name string) *template.Template {

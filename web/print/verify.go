@@ -117,7 +117,7 @@ func (v *Verifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusNotFound, notFoundTmpl, "查无此证", "证明编号格式不正确。")
 		return
 	}
-	today := yipanqi.DateOf(v.now().In(shanghai))
+	today := yipanqi.DateOf(v.now().In(yipanqi.Shanghai))
 	var signed *SignedFields
 	if p := r.URL.Query().Get("p"); p != "" && v.CheckPayload != nil {
 		s, err := v.CheckPayload(p)

@@ -18,7 +18,7 @@ import (
 // TestVerifyHandler runs the public page on a real server over a real SQLite registry.
 func TestVerifyHandler(t *testing.T) {
 	db := storetest.OpenSQLite(t)
-	cst := time.FixedZone("CST", 8*3600)
+	cst := yipanqi.Shanghai
 	today := time.Date(2026, 6, 15, 9, 0, 0, 0, cst)
 	db.Now = func() time.Time { return today }
 	valid := *testCert

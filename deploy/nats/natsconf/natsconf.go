@@ -17,10 +17,6 @@ import (
 	"yipanqi/exchange/natsname"
 )
 
-// Region lists the node codes of the 11 Pan-PRD provinces, in the order the region uses
-// (广东 福建 江西 湖北 湖南 广西 海南 贵州 重庆 四川 云南).
-var Region = []string{"44", "35", "36", "42", "43", "45", "46", "52", "50", "51", "53"}
-
 // AdminUser is the region administrator's user name: it creates the streams and consumers.
 const AdminUser = "region"
 

@@ -74,7 +74,7 @@ func TestSampleIsGenerated(t *testing.T) {
 		StoreDir:   natsconf.DefaultStoreDir,
 		AdminHash:  hashes[natsconf.AdminUser],
 	}
-	for _, code := range natsconf.Region {
+	for _, code := range yipanqi.RegionCodes() {
 		c.Nodes = append(c.Nodes, natsconf.Node{Code: code, Hash: hashes[natsconf.NodeUser(code)]})
 	}
 	var b bytes.Buffer
@@ -107,7 +107,7 @@ func TestSampleParses(t *testing.T) {
 	if admin := users[natsconf.AdminUser]; admin == nil || admin.Permissions != nil {
 		t.Errorf("region administrator missing or restricted: %+v", admin)
 	}
-	for _, code := range natsconf.Region {
+	for _, code := range yipanqi.RegionCodes() {
 		u := users[natsconf.NodeUser(code)]
 		if u == nil || u.Permissions == nil || u.Permissions.Publish == nil || u.Permissions.Subscribe == nil {
 			t.Errorf("node %s: user or permissions missing", code)
@@ -350,7 +350,7 @@ func TestRealServerPermissions(t *testing.T) {
 	ctx := context.Background()
 
 	admin := connectAs(t, url, "region", natsconf.AdminUser, pw[natsconf.AdminUser])
-	if err := admin.EnsureStreams(ctx, natsconf.Region, 1); err != nil {
+	if err := admin.EnsureStreams(ctx, yipanqi.RegionCodes(), 1); err != nil {
 		t.Fatalf("region administrator creates the streams: %v", err)
 	}
 	adminJS, err := jetstream.New(admin.Conn())

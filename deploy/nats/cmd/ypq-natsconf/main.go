@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 
+	"yipanqi"
 	"yipanqi/deploy/nats/natsconf"
 )
 
@@ -31,7 +32,7 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("ypq-natsconf", flag.ContinueOnError)
-	nodes := fs.String("nodes", strings.Join(natsconf.Region, ","), "node codes, comma-separated")
+	nodes := fs.String("nodes", strings.Join(yipanqi.RegionCodes(), ","), "node codes, comma-separated")
 	pwFile := fs.String("passwords", "", "file of \"user password\" lines")
 	newPw := fs.String("new-passwords", "", "file to write every user's password to when some are generated")
 	out := fs.String("out", "", "configuration file to write (default standard output)")
