@@ -146,7 +146,7 @@ type Event struct {
 
 // Open reports whether a case in state s is still owed an answer: the clock runs only then.
 func Open(s yipanqi.CaseState) bool {
-	return s == yipanqi.CaseSent || s == yipanqi.CaseDelivered || s == yipanqi.CaseInProgress
+	return s.IsOpen()
 }
 
 // Status is where an open case stands on the board.

@@ -36,8 +36,19 @@ const slaTouch = "sla_next = ?"
 
 func (db *DB) slaNowArg() any { return db.dialect.timeArg(slaNow) }
 
-// openStates are the states sla.Open accepts, for SQL.
-var openStates = "('" + string(yipanqi.CaseSent) + "', '" + string(yipanqi.CaseDelivered) + "', '" + string(yipanqi.CaseInProgress) + "')"
+// openStates are the open states of the lifecycle (yipanqi.OpenStates, which sla.Open
+// accepts), as an SQL list: ('sent', 'delivered', 'in_progress').
+var openStates = sqlStateList(yipanqi.OpenStates())
+
+// sqlStateList is states as an SQL list of literals; states are fixed identifiers, never
+// user input.
+func sqlStateList(states []yipanqi.CaseState) string {
+	q := make([]string, len(states))
+	for i, s := range states {
+		q[i] = "'" + string(s) + "'"
+	}
+	return "(" + strings.Join(q, ", ") + ")"
+}
 
 var _ sla.Sweeper = (*DB)(nil)
 

@@ -272,7 +272,7 @@ func apiPage(r *http.Request) (page, offset int) { return pageOf(r) }
 func (a *App) apiTodo(w http.ResponseWriter, r *http.Request) {
 	page, offset := apiPage(r)
 	cases, total, err := a.cfg.Store.ListCasesByDue(r.Context(), scopeOf(r),
-		yipanqi.CaseFilter{Direction: yipanqi.Incoming, Offset: offset, Limit: PageSize}, openStates...)
+		yipanqi.CaseFilter{Direction: yipanqi.Incoming, Offset: offset, Limit: PageSize}, yipanqi.OpenStates()...)
 	if err != nil {
 		a.apiFail(w, r, err)
 		return

@@ -16,13 +16,6 @@ type Badge struct {
 // DueSoonWorkdays: a deadline this many working days away or fewer is "due soon".
 const DueSoonWorkdays = 3
 
-// openStates are the states in which a case still waits for this node's work.
-var openStates = []yipanqi.CaseState{yipanqi.CaseDelivered, yipanqi.CaseInProgress}
-
-func isOpen(s yipanqi.CaseState) bool {
-	return s == yipanqi.CaseDelivered || s == yipanqi.CaseInProgress || s == yipanqi.CaseSent
-}
-
 // badge is the deadline badge of a case at now: hours when less than a day is left (or the
 // deadline counts hours), working days after today otherwise, counted with the calendar; days overdue
 // once it has passed; an answered case shows whether it was answered in time. A case
@@ -38,7 +31,7 @@ func (a *App) badge(c *yipanqi.Case, now time.Time) Badge {
 		}
 		return Badge{Text: "超期" + itoa(max(int(civilDays(c.DueAt.In(yipanqi.Shanghai), c.UpdatedAt.In(yipanqi.Shanghai))), 1)) + "天答复", Class: "late"}
 	}
-	if !isOpen(c.State) {
+	if !c.State.IsOpen() {
 		return Badge{}
 	}
 	due := c.DueAt.In(yipanqi.Shanghai)

@@ -164,9 +164,8 @@ func (a *App) caseView(r *http.Request, c *yipanqi.Case, posted *replyForm, fe F
 		}
 		p.Timeline = append(p.Timeline, event{At: e.At, Label: e.Label(), Note: e.Note, Who: who})
 	}
-	open := c.State == yipanqi.CaseDelivered || c.State == yipanqi.CaseInProgress
 	may := canSend(currentUser(r)) && a.cfg.Node != nil
-	if c.Direction == yipanqi.Incoming && open && may && t != nil {
+	if c.Direction == yipanqi.Incoming && c.State.IsOpen() && may && t != nil {
 		for _, rs := range t.Replies {
 			if c.Type == casework.CertReissue && rs.Value == "issued" {
 				continue // answered with a certificate of the registry: the reissue form (reissue.go)
@@ -205,7 +204,7 @@ func (a *App) caseView(r *http.Request, c *yipanqi.Case, posted *replyForm, fe F
 		p.Transfer = Field{Name: "to_unit", Label: "转办至（本省机构的行政区划代码）", Input: "text", MaxLen: 12,
 			Value: r.PostForm.Get("to_unit"), Error: fe["to_unit"]}
 	}
-	if c.Direction == yipanqi.Outgoing && (c.State == yipanqi.CaseSent || c.State == yipanqi.CaseDelivered) && may {
+	if c.Direction == yipanqi.Outgoing && yipanqi.ActWithdraw.Allows(c.State) && may {
 		p.CanWithdraw = true
 	}
 	if p.CanWithdraw || p.CanTransfer {

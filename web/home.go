@@ -89,7 +89,7 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, scope, now := r.Context(), scopeOf(r), a.cfg.Now()
-	open, total, err := a.cfg.Store.ListCasesByDue(ctx, scope, yipanqi.CaseFilter{Direction: yipanqi.Incoming, Limit: 200}, openStates...)
+	open, total, err := a.cfg.Store.ListCasesByDue(ctx, scope, yipanqi.CaseFilter{Direction: yipanqi.Incoming, Limit: 200}, yipanqi.OpenStates()...)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -129,7 +129,7 @@ type listPage struct {
 func (a *App) todo(w http.ResponseWriter, r *http.Request) {
 	page, offset := pageOf(r)
 	cases, total, err := a.cfg.Store.ListCasesByDue(r.Context(), scopeOf(r),
-		yipanqi.CaseFilter{Direction: yipanqi.Incoming, Offset: offset, Limit: PageSize}, openStates...)
+		yipanqi.CaseFilter{Direction: yipanqi.Incoming, Offset: offset, Limit: PageSize}, yipanqi.OpenStates()...)
 	if err != nil {
 		a.fail(w, r, err)
 		return

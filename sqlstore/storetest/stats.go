@@ -519,7 +519,7 @@ func expectExchange(all []*exCase, unit string, m stats.Month, now time.Time) *s
 			d, _ := cal.Workdays(yipanqi.DateOf(c.received.In(yipanqi.Shanghai)), yipanqi.DateOf(c.replied.In(yipanqi.Shanghai)))
 			days[c.typ] = append(days[c.typ], max(d, 0))
 		}
-		isOpen := c.state == yipanqi.CaseDelivered || c.state == yipanqi.CaseSent || c.state == yipanqi.CaseInProgress
+		isOpen := c.state.IsOpen()
 		if isOpen && !c.due.IsZero() && now.After(c.due) && inMonth(c.due) {
 			row(c.typ).Overdue++
 		}
