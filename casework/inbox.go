@@ -575,7 +575,7 @@ func (n *Node) onRejected(d exchange.Delivery, e *exchange.Envelope) (*step, err
 		if ref != nil && err == nil && ref.Dest == d.Src && ref.CaseID != "" {
 			caseID, object = ref.CaseID, ref.CaseID
 			if ref.ReplyTo == "" && !isAnswer(ref.Type) {
-				if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseRejected, yipanqi.CaseSent, yipanqi.CaseDelivered); err != nil {
+				if err := advanceLater(ctx, tx, caseID, yipanqi.ActRejected); err != nil {
 					return err
 				}
 			}
@@ -649,8 +649,7 @@ func (n *Node) onReply(d exchange.Delivery, e *exchange.Envelope, typ string) (*
 		if interim {
 			// The case stays open for the final reply; the deadline that now runs is the
 			// receiver's.
-			if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseInProgress,
-				yipanqi.CaseSent, yipanqi.CaseDelivered); err != nil {
+			if err := advanceLater(ctx, tx, caseID, yipanqi.ActAcceptReceived); err != nil {
 				return err
 			}
 			if !interimDue.IsZero() {
@@ -658,8 +657,7 @@ func (n *Node) onReply(d exchange.Delivery, e *exchange.Envelope, typ string) (*
 					return err
 				}
 			}
-		} else if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseReplied,
-			yipanqi.CaseSent, yipanqi.CaseDelivered, yipanqi.CaseInProgress); err != nil {
+		} else if err := advanceLater(ctx, tx, caseID, yipanqi.ActReplyReceived); err != nil {
 			return err
 		}
 		tl.add(&yipanqi.CaseEvent{CaseID: caseID, At: now, Kind: yipanqi.CaseEventReplyReceived, Actor: nodeActor(d.Src),

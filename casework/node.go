@@ -709,8 +709,8 @@ func (n *Node) Reply(ctx context.Context, caseID, reply string, fields json.RawM
 		if err := checkReply(ct, reply, fields); err != nil {
 			return err
 		}
-		if c.State != yipanqi.CaseDelivered && c.State != yipanqi.CaseInProgress {
-			return replyConflict(caseID, c.State)
+		if !yipanqi.ActReply.Allows(c.State) {
+			return yipanqi.StateConflict(caseID, yipanqi.ActReply, c.State)
 		}
 		req, err := tx.RequestMessage(ctx, caseID, yipanqi.Incoming, c.Type)
 		if err != nil {
@@ -730,12 +730,12 @@ func (n *Node) Reply(ctx context.Context, caseID, reply string, fields json.RawM
 		}
 		// The state read above may have changed since (another replica answered): the
 		// update is conditional, and the loser gets the same conflict.
-		ok, err = tx.SetCaseState(ctx, caseID, yipanqi.Incoming, plan.to, plan.from...)
+		ok, err = advance(ctx, tx, caseID, plan.act)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return replyConflict(caseID, yipanqi.CaseReplied)
+			return yipanqi.StateConflict(caseID, yipanqi.ActReply, yipanqi.CaseReplied)
 		}
 		out := requestData{FromUnit: c.OrgUnit, Reply: reply, Fields: fields}
 		if !plan.due.IsZero() {
@@ -766,21 +766,6 @@ func (n *Node) Reply(ctx context.Context, caseID, reply string, fields json.RawM
 	n.nudge()
 	n.emit(Event{Kind: EventReplySent, CaseID: caseID, MessageID: sent.ID})
 	return nil
-}
-
-// replyConflict is the ECONFLICT of a reply to a case in a state that takes none.
-func replyConflict(caseID string, state yipanqi.CaseState) error {
-	why := map[yipanqi.CaseState]string{
-		yipanqi.CaseReplied:     "已答复，不能再次答复",
-		yipanqi.CaseClosed:      "已办结，不能答复",
-		yipanqi.CaseTransferred: "已转办，不能答复",
-		yipanqi.CaseWithdrawn:   "已被来文方撤回，不能答复",
-		yipanqi.CaseRejected:    "已被退回，不能答复",
-	}[state]
-	if why == "" {
-		why = "当前状态不能答复"
-	}
-	return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "state", "案件“%s”%s", caseID, why)
 }
 
 // localCaseNS derives the id of the incoming copy of a case between two units of the same

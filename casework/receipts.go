@@ -147,7 +147,7 @@ func (n *Node) applyReceipt(ctx context.Context, tx *sqlstore.Tx, tl *timeline, 
 		action = "case.receipt"
 		if isNotice(n.cfg.Types[ref.Type]) {
 			// A notice is done once receipted.
-			if err := tx.SetCaseStateLater(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseClosed, yipanqi.CaseDelivered); err != nil {
+			if err := advanceLater(ctx, tx, caseID, yipanqi.ActAcknowledged); err != nil {
 				return err
 			}
 		}

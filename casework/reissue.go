@@ -210,7 +210,7 @@ func (n *Node) reissueStep(ctx context.Context, caseID string, on yipanqi.Date, 
 			text += seen
 		}
 		if kind == yipanqi.CaseEventHandedOver {
-			if _, err := tx.SetCaseState(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseClosed, yipanqi.CaseReplied); err != nil {
+			if _, err := advance(ctx, tx, caseID, yipanqi.ActHandOver); err != nil {
 				return err
 			}
 		}

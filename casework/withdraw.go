@@ -60,12 +60,12 @@ func (n *Node) Withdraw(ctx context.Context, caseID, reason string) error {
 		if err != nil {
 			return err
 		}
-		ok, err := tx.SetCaseState(ctx, caseID, yipanqi.Outgoing, yipanqi.CaseWithdrawn, yipanqi.CaseSent, yipanqi.CaseDelivered)
+		ok, err := advance(ctx, tx, caseID, yipanqi.ActWithdraw)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return withdrawConflict(caseID, c.State)
+			return yipanqi.StateConflict(caseID, yipanqi.ActWithdraw, c.State)
 		}
 		req, err := tx.RequestMessage(ctx, caseID, yipanqi.Outgoing, c.Type)
 		if err != nil {
@@ -94,20 +94,6 @@ func (n *Node) Withdraw(ctx context.Context, caseID, reason string) error {
 	n.nudge()
 	n.emit(Event{Kind: EventWithdrawn, CaseID: caseID, MessageID: sent.ID})
 	return nil
-}
-
-// withdrawConflict is the ECONFLICT of a withdrawal of a case in a state that allows none.
-func withdrawConflict(caseID string, state yipanqi.CaseState) error {
-	why := map[yipanqi.CaseState]string{
-		yipanqi.CaseReplied:   "已收到答复，不能撤回",
-		yipanqi.CaseClosed:    "已办结，不能撤回",
-		yipanqi.CaseWithdrawn: "已撤回",
-		yipanqi.CaseRejected:  "已被退回，不能撤回",
-	}[state]
-	if why == "" {
-		why = "当前状态不能撤回"
-	}
-	return yipanqi.FieldErrorf(yipanqi.ECONFLICT, "state", "案件“%s”%s", caseID, why)
 }
 
 // Transfer moves the incoming case caseID to toUnit, another active unit of this node (the
@@ -184,7 +170,7 @@ func (n *Node) onWithdrawn(d exchange.Delivery, e *exchange.Envelope) (*step, er
 		if err != nil {
 			return err
 		}
-		changed, err := tx.SetCaseState(ctx, caseID, yipanqi.Incoming, yipanqi.CaseWithdrawn, yipanqi.CaseDelivered, yipanqi.CaseInProgress)
+		changed, err := advance(ctx, tx, caseID, yipanqi.ActWithdrawNoticed)
 		if err != nil {
 			return err
 		}

@@ -19,9 +19,8 @@ import (
 
 // replyPlan is what a reply does to the case that receives it.
 type replyPlan struct {
-	to             yipanqi.CaseState // the case's new state
-	from           []yipanqi.CaseState
-	due            time.Time // an interim reply: the deadline that now runs, else zero
+	act            yipanqi.CaseAction // ActReply (final) or ActAccept (interim): the case's move
+	due            time.Time          // an interim reply: the deadline that now runs, else zero
 	dueProvisional bool
 }
 
@@ -29,7 +28,7 @@ type replyPlan struct {
 // ECONFLICT, in Chinese, for a second interim reply, a reply that needs an interim one not
 // given, or a reply other than the one that must follow an interim reply.
 func (n *Node) planReply(ctx context.Context, tx *sqlstore.Tx, c *yipanqi.Case, ct CaseType, reply string) (*replyPlan, error) {
-	final := &replyPlan{to: yipanqi.CaseReplied, from: []yipanqi.CaseState{yipanqi.CaseDelivered, yipanqi.CaseInProgress}}
+	final := &replyPlan{act: yipanqi.ActReply}
 	if ct.Spec == nil {
 		return final, nil
 	}
@@ -67,10 +66,10 @@ func (n *Node) planReply(ctx context.Context, tx *sqlstore.Tx, c *yipanqi.Case, 
 			if err != nil {
 				return nil, fmt.Errorf("exchange: deadline %s of %s: %w", d.Name, c.Type, err)
 			}
-			return &replyPlan{to: yipanqi.CaseInProgress, from: []yipanqi.CaseState{yipanqi.CaseDelivered},
+			return &replyPlan{act: yipanqi.ActAccept,
 				due: due.At.UTC(), dueProvisional: due.Provisional}, nil
 		}
-		return &replyPlan{to: yipanqi.CaseInProgress, from: []yipanqi.CaseState{yipanqi.CaseDelivered}}, nil
+		return &replyPlan{act: yipanqi.ActAccept}, nil
 	case spec.Requires != "" && given != spec.Requires:
 		return nil, yipanqi.FieldErrorf(yipanqi.ECONFLICT, "reply", "案件“%s”须先答复“%s”，才能答复“%s”", c.ID, label(spec.Requires), spec.Label)
 	case spec.Requires == "" && given != "":

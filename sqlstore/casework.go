@@ -120,7 +120,7 @@ func (tx *Tx) MoveCase(ctx context.Context, caseID, toUnit string) (from string,
 	if err != nil {
 		return "", err
 	}
-	if c.State != yipanqi.CaseDelivered && c.State != yipanqi.CaseInProgress {
+	if !yipanqi.ActTransfer.Allows(c.State) {
 		return "", yipanqi.FieldErrorf(yipanqi.ECONFLICT, "state", "案件“%s”已不在办理中，不能转办", caseID)
 	}
 	var active bool
