@@ -125,11 +125,12 @@ func TestWithdraw(t *testing.T) {
 			t.Fatalf("sender's case = %s", got.State)
 		}
 		err := b.node.Reply(ctx, c.ID, "confirmed", nil)
-		if yipanqi.ErrorCode(err) != yipanqi.ECONFLICT || !strings.Contains(yipanqi.ErrorMessage(err), "撤回") {
-			t.Fatalf("reply to a withdrawn case: %v", err)
+		if want := "案件“" + c.ID + "”已被来文方撤回，不能答复"; yipanqi.ErrorCode(err) != yipanqi.ECONFLICT || yipanqi.ErrorMessage(err) != want {
+			t.Fatalf("reply to a withdrawn case: %v, want %s", err, want)
 		}
-		if err := a.node.Withdraw(ctx, c.ID, "再次撤回"); yipanqi.ErrorCode(err) != yipanqi.ECONFLICT {
-			t.Fatalf("second withdrawal: %v", err)
+		err = a.node.Withdraw(ctx, c.ID, "再次撤回")
+		if want := "案件“" + c.ID + "”已撤回，不能再次撤回"; yipanqi.ErrorCode(err) != yipanqi.ECONFLICT || yipanqi.ErrorMessage(err) != want {
+			t.Fatalf("second withdrawal: %v, want %s", err, want)
 		}
 		waitTimeline(t, a, c.ID, yipanqi.CaseEventSent, yipanqi.CaseEventReceipted, yipanqi.CaseEventWithdrawn)
 		waitTimeline(t, b, c.ID, yipanqi.CaseEventReceived, yipanqi.CaseEventWithdrawn)
