@@ -2,13 +2,10 @@ package casework_test
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"yipanqi"
 	"yipanqi/exchange"
@@ -80,40 +77,6 @@ func newFixture(tb testing.TB) *fixture {
 		tb.Fatalf("ParseTrustList: %v", err)
 	}
 	return f
-}
-
-// newEnvelope returns an unsigned envelope from node 44 to unit 350102 of node 35 at time at.
-func newEnvelope(tb testing.TB, at time.Time) *exchange.Envelope {
-	tb.Helper()
-	data, err := json.Marshal(map[string]any{
-		"person": map[string]any{"id_number": "44010319900101123X", "name": "张三", "age": 36},
-		"reason": "核实户籍地址\n请尽快答复 \"急\"",
-		"ratio":  0.25,
-		"tags":   []any{"a", true, nil, 1e21},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &exchange.Envelope{
-		ID:      uuid.Must(uuid.NewV7()).String(),
-		Source:  exchange.NodeSource("44"),
-		Type:    exchange.EventType("verify.identity", 1),
-		Subject: uuid.Must(uuid.NewV7()).String(),
-		Time:    at,
-		Dest:    "35",
-		Unit:    "350102",
-		Data:    data,
-	}
-}
-
-// mustSigned returns a new envelope at time at signed with k.
-func mustSigned(tb testing.TB, k *exchange.PrivateKey, at time.Time) *exchange.Envelope {
-	tb.Helper()
-	e := newEnvelope(tb, at)
-	if err := exchange.Sign(e, k); err != nil {
-		tb.Fatalf("Sign: %v", err)
-	}
-	return e
 }
 
 // wantError fails unless err is a *yipanqi.Error with the given code and field and a
